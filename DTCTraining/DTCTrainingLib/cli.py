@@ -1,0 +1,54 @@
+"""The ``dtc`` command: one entry point for simulation, segmentation and training.
+
+User errors (:class:`DTCSegmentationLib.errors.DTCError`) end in one line on stderr and
+exit status 2; Ctrl-C ends with status 130 and leaves no half-written output.
+"""
+
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+from DTCSegmentationLib import __version__
+from DTCSegmentationLib.commands import COMMAND_MODULES as SEGMENTATION_COMMANDS
+from DTCSegmentationLib.errors import DTCError
+
+TRAINING_COMMANDS: tuple = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``dtc`` parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="dtc",
+        description="Temporally consistent prostate segmentation for transrectal ultrasound video.",
+    )
+    parser.add_argument("--version", action="version", version=f"dtc {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for package, names in (
+        ("DTCSegmentationLib.commands", SEGMENTATION_COMMANDS),
+        ("DTCTrainingLib.commands", TRAINING_COMMANDS),
+    ):
+        for name in names:
+            importlib.import_module(f"{package}.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``dtc`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except DTCError as error:
+        print(f"dtc {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dtc {args.command}: interrupted; no partial output was kept.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -104,3 +104,29 @@ def test_cache_key_depends_on_content_order_and_settings():
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="farneback"):
         FlowSettings(method="raft")
+
+
+def test_torch_warp_matches_the_opencv_warp():
+    torch = pytest.importorskip("torch")
+    from DTCSegmentationLib.flow import warp_tensor
+
+    previous = textured_frame().astype(np.float32) / 255
+    rng = np.random.default_rng(3)
+    flow = (rng.standard_normal((96, 128, 2)) * 2).astype(np.float32)
+    expected = warp_previous(previous, flow)
+    got = warp_tensor(torch.from_numpy(previous)[None, None], torch.from_numpy(flow).permute(2, 0, 1)[None])
+    # OpenCV remap interpolates with 1/32-pixel fixed-point weights, hence the tolerance.
+    np.testing.assert_allclose(got[0, 0].numpy(), expected, atol=5e-3)
+
+
+def test_resize_flow_scales_vectors_with_the_grid():
+    torch = pytest.importorskip("torch")
+    from DTCSegmentationLib.flow import resize_flow
+
+    flow = torch.zeros(1, 2, 65, 129)
+    flow[:, 0] = 8.0
+    flow[:, 1] = -4.0
+    small = resize_flow(flow, (33, 65))
+    assert small.shape == (1, 2, 33, 65)
+    torch.testing.assert_close(small[:, 0], torch.full((1, 33, 65), 4.0))
+    torch.testing.assert_close(small[:, 1], torch.full((1, 33, 65), -2.0))

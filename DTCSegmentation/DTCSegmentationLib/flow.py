@@ -162,3 +162,41 @@ def flow_cache_key(frame_t: np.ndarray, frame_prev: np.ndarray, settings: FlowSe
     digest.update(settings.key().encode())
     return digest.hexdigest()
 
+
+
+def warp_tensor(previous, flow):
+    """Warp a tensor defined on the previous frame onto the current frame (differentiable).
+
+    Args:
+        previous: ``(B, C, H, W)`` float tensor on the previous frame (probabilities, features).
+        flow: ``(B, 2, H, W)`` backward flow in pixels of *this* resolution, ``(dx, dy)``
+            (see :func:`resize_flow` to bring a full-resolution flow to a feature map).
+
+    Returns:
+        ``(B, C, H, W)``: ``previous`` sampled bilinearly at ``x + flow(x)``, border values
+        replicated outside the frame (as :func:`warp_previous` does).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    batch, _, height, width = previous.shape
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=flow.device, dtype=flow.dtype),
+        torch.arange(width, device=flow.device, dtype=flow.dtype),
+        indexing="ij",
+    )
+    # grid_sample wants sampling positions normalised to [-1, 1] (align_corners=True: pixel centres).
+    x = (xs + flow[:, 0]) * (2.0 / max(width - 1, 1)) - 1.0
+    y = (ys + flow[:, 1]) * (2.0 / max(height - 1, 1)) - 1.0
+    grid = torch.stack((x, y), dim=-1)
+    return F.grid_sample(previous, grid.to(previous.dtype), mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def resize_flow(flow, size):
+    """Resample a ``(B, 2, H, W)`` pixel flow to ``size = (h, w)``, scaling the vectors to match."""
+    import torch.nn.functional as F
+
+    height, width = flow.shape[-2:]
+    resized = F.interpolate(flow, size=tuple(size), mode="bilinear", align_corners=True)
+    scale = flow.new_tensor([(size[1] - 1) / max(width - 1, 1), (size[0] - 1) / max(height - 1, 1)])
+    return resized * scale.view(1, 2, 1, 1)

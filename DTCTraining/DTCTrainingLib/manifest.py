@@ -1,0 +1,189 @@
+"""Training-data folders described by a manifest, ``dataset.json`` (in the spirit of nnU-Net's).
+
+A manifest lists cases (one recording each) with their frames, their masks (all frames,
+some frames, or none: unlabelled video is what the student learns temporal consistency
+from), the view and the patient, and a patient-level split::
+
+    {
+      "name": "simulated-trus",
+      "format_version": 1,
+      "labels": {"background": 0, "prostate": 1},
+      "cases": [
+        {"id": "p01_axial", "patient": "p01", "view": "axial", "split": "train",
+         "frames": "p01_axial/images.seq.nrrd",
+         "masks": "p01_axial/masks.seq.nrrd",
+         "labelled_frames": [0, 10, 20]}
+      ]
+    }
+
+``frames`` and ``masks`` are paths relative to the manifest's folder, to anything
+``DTCSegmentationLib.sequence_io`` reads.  ``labelled_frames`` (optional) says which frame
+indices of ``masks`` carry annotations; without it every frame of ``masks`` does.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from DTCSegmentationLib.errors import DTCError, PathLike
+
+MANIFEST_NAME = "dataset.json"
+FORMAT_VERSION = 1
+SPLITS = ("train", "val", "test")
+VIEWS = ("axial", "sagittal", "other")
+
+
+class ManifestError(DTCError):
+    """A training-data manifest that is malformed or points at missing data."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One recording of a training-data folder.
+
+    Attributes:
+        id: unique case name.
+        patient: patient identifier (the unit of the split).
+        view: ``axial``, ``sagittal`` or ``other``.
+        split: ``train``, ``val`` or ``test``.
+        frames: path of the frame sequence.
+        masks: path of the mask sequence, or None for unlabelled video.
+        labelled_frames: indices of annotated frames in ``masks``; None means all.
+    """
+
+    id: str
+    patient: str
+    view: str
+    split: str
+    frames: Path
+    masks: Optional[Path] = None
+    labelled_frames: Optional[Tuple[int, ...]] = None
+
+    @property
+    def is_labelled(self) -> bool:
+        return self.masks is not None and (self.labelled_frames is None or len(self.labelled_frames) > 0)
+
+
+@dataclass
+class Manifest:
+    """A parsed ``dataset.json``: the folder it lives in and its cases."""
+
+    root: Path
+    name: str
+    cases: List[Case]
+    labels: Dict[str, int] = field(default_factory=lambda: {"background": 0, "prostate": 1})
+
+    def split(self, name: str) -> List[Case]:
+        """The cases of split ``name`` (``train``, ``val`` or ``test``)."""
+        return [case for case in self.cases if case.split == name]
+
+    def to_json(self) -> dict:
+        """The manifest document, with paths relative to :attr:`root`."""
+
+        def relative(path: Path) -> str:
+            return Path(path).relative_to(self.root).as_posix() if Path(path).is_absolute() else Path(path).as_posix()
+
+        cases = []
+        for case in self.cases:
+            entry = {"id": case.id, "patient": case.patient, "view": case.view, "split": case.split,
+                     "frames": relative(case.frames)}
+            if case.masks is not None:
+                entry["masks"] = relative(case.masks)
+            if case.labelled_frames is not None:
+                entry["labelled_frames"] = list(case.labelled_frames)
+            cases.append(entry)
+        return {"name": self.name, "format_version": FORMAT_VERSION, "labels": dict(self.labels), "cases": cases}
+
+
+def manifest_path(path: PathLike) -> Path:
+    """``path`` itself if it is a file, else ``path/dataset.json``."""
+    path = Path(path)
+    return path / MANIFEST_NAME if path.is_dir() else path
+
+
+def load_manifest(path: PathLike) -> Manifest:
+    """Parse and structurally validate a manifest (a ``dataset.json`` or the folder holding it).
+
+    Raises:
+        ManifestError: naming the manifest, the case and the fix, for any malformed entry
+            or a patient that appears in more than one split.
+    """
+    file = manifest_path(path)
+    if not file.is_file():
+        raise ManifestError("no dataset manifest found.", file, f"Create {MANIFEST_NAME} (see `dtc dataset --help`).")
+    try:
+        document = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ManifestError(f"is not valid JSON ({error}).", file, "Fix the JSON syntax.") from None
+    if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
+        raise ManifestError('has no "cases" list.', file, 'Add "cases": [...] with one entry per recording.')
+    version = document.get("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise ManifestError(f"has format_version {version}; this version reads {FORMAT_VERSION}.", file,
+                            "Upgrade the DTC extension.")
+    root = file.parent
+    cases = [_parse_case(entry, index, root, file) for index, entry in enumerate(document["cases"])]
+    _check_unique_ids(cases, file)
+    _check_patient_split(cases, file)
+    labels = document.get("labels", {"background": 0, "prostate": 1})
+    return Manifest(root=root, name=str(document.get("name", root.name)), cases=cases, labels=labels)
+
+
+def _parse_case(entry: object, index: int, root: Path, file: Path) -> Case:
+    where = f"case #{index}"
+    if not isinstance(entry, dict):
+        raise ManifestError(f"{where} is not an object.", file, 'Write each case as {"id": ..., "frames": ...}.')
+    case_id = str(entry.get("id", ""))
+    where = f"case {case_id!r}" if case_id else where
+    for key in ("id", "patient", "frames"):
+        if not entry.get(key):
+            raise ManifestError(f'{where} has no "{key}".', file, f'Add "{key}" to the case.')
+    split = entry.get("split", "train")
+    if split not in SPLITS:
+        raise ManifestError(f"{where} has split {split!r}.", file, f"Use one of {', '.join(SPLITS)}.")
+    view = entry.get("view", "other")
+    if view not in VIEWS:
+        raise ManifestError(f"{where} has view {view!r}.", file, f"Use one of {', '.join(VIEWS)}.")
+    labelled = entry.get("labelled_frames")
+    if labelled is not None:
+        if entry.get("masks") is None:
+            raise ManifestError(f'{where} lists labelled_frames but no "masks".', file, 'Add "masks" or drop the list.')
+        if not isinstance(labelled, list) or not all(isinstance(i, int) and i >= 0 for i in labelled):
+            raise ManifestError(f"{where} labelled_frames must be frame indices (integers >= 0).", file,
+                                "Write them as a JSON list of integers.")
+        labelled = tuple(sorted(set(labelled)))
+    masks = entry.get("masks")
+    return Case(
+        id=case_id, patient=str(entry["patient"]), view=view, split=split,
+        frames=root / entry["frames"], masks=(root / masks) if masks else None, labelled_frames=labelled,
+    )
+
+
+def _check_unique_ids(cases: Sequence[Case], file: Path) -> None:
+    seen = set()
+    for case in cases:
+        if case.id in seen:
+            raise ManifestError(f"case id {case.id!r} appears twice.", file, "Give every case a unique id.")
+        seen.add(case.id)
+
+
+def _check_patient_split(cases: Sequence[Case], file: Path) -> None:
+    splits: Dict[str, str] = {}
+    for case in cases:
+        other = splits.setdefault(case.patient, case.split)
+        if other != case.split:
+            raise ManifestError(
+                f"patient {case.patient!r} is in both the {other!r} and the {case.split!r} split.", file,
+                "Split by patient: put all cases of a patient in one split.",
+            )
+
+
+def write_manifest(manifest: Manifest, overwrite: bool = False) -> Path:
+    """Write ``manifest`` as ``root/dataset.json`` atomically; returns the path."""
+    from DTCSegmentationLib.atomic import atomic_output
+
+    target = manifest.root / MANIFEST_NAME
+    with atomic_output(target, overwrite=overwrite) as temporary:
+        temporary.write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+    return target

@@ -17,14 +17,16 @@ from), the view and the patient, and a patient-level split::
     }
 
 ``frames`` and ``masks`` are paths relative to the manifest's folder, to anything
-``DTCSegmentationLib.sequence_io`` reads.  ``labelled_frames`` (optional) says which frame
-indices of ``masks`` carry annotations; without it every frame of ``masks`` does.
+``DTCSegmentationLib.sequence_io`` reads, or lists of single-frame image files (``masks``
+then has one entry per frame, ``null`` where a frame is not annotated).
+``labelled_frames`` (optional) says which frame indices of ``masks`` carry annotations;
+without it every frame of ``masks`` does.
 """
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from DTCSegmentationLib.errors import DTCError, PathLike
 
@@ -47,8 +49,9 @@ class Case:
         patient: patient identifier (the unit of the split).
         view: ``axial``, ``sagittal`` or ``other``.
         split: ``train``, ``val`` or ``test``.
-        frames: path of the frame sequence.
-        masks: path of the mask sequence, or None for unlabelled video.
+        frames: path of the frame sequence, or one image file per frame.
+        masks: path of the mask sequence, one image file (or None) per frame, or None for
+            unlabelled video.
         labelled_frames: indices of annotated frames in ``masks``; None means all.
     """
 
@@ -56,8 +59,8 @@ class Case:
     patient: str
     view: str
     split: str
-    frames: Path
-    masks: Optional[Path] = None
+    frames: Union[Path, Tuple[Path, ...]]
+    masks: Union[None, Path, Tuple[Optional[Path], ...]] = None
     labelled_frames: Optional[Tuple[int, ...]] = None
 
     @property
@@ -81,7 +84,9 @@ class Manifest:
     def to_json(self) -> dict:
         """The manifest document, with paths relative to :attr:`root`."""
 
-        def relative(path: Path) -> str:
+        def relative(path):
+            if isinstance(path, tuple):
+                return [None if p is None else relative(p) for p in path]
             return Path(path).relative_to(self.root).as_posix() if Path(path).is_absolute() else Path(path).as_posix()
 
         cases = []
@@ -153,11 +158,26 @@ def _parse_case(entry: object, index: int, root: Path, file: Path) -> Case:
             raise ManifestError(f"{where} labelled_frames must be frame indices (integers >= 0).", file,
                                 "Write them as a JSON list of integers.")
         labelled = tuple(sorted(set(labelled)))
-    masks = entry.get("masks")
-    return Case(
-        id=case_id, patient=str(entry["patient"]), view=view, split=split,
-        frames=root / entry["frames"], masks=(root / masks) if masks else None, labelled_frames=labelled,
-    )
+    frames, masks = _resolve(entry["frames"], root), _resolve(entry.get("masks"), root)
+    if isinstance(masks, tuple) and (not isinstance(frames, tuple) or len(masks) != len(frames)):
+        raise ManifestError(f"{where} lists {len(masks)} mask files for {_count(frames)} frames.", file,
+                            "Give one mask entry (or null) per frame file.")
+    if isinstance(masks, tuple) and labelled is None:
+        labelled = tuple(i for i, mask in enumerate(masks) if mask is not None)
+    return Case(id=case_id, patient=str(entry["patient"]), view=view, split=split,
+                frames=frames, masks=masks, labelled_frames=labelled)
+
+
+def _resolve(value, root: Path):
+    if not value:
+        return None
+    if isinstance(value, list):
+        return tuple(None if item is None else root / item for item in value)
+    return root / value
+
+
+def _count(frames) -> str:
+    return str(len(frames)) if isinstance(frames, tuple) else "a sequence of"
 
 
 def _check_unique_ids(cases: Sequence[Case], file: Path) -> None:

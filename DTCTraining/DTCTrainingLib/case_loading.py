@@ -1,0 +1,116 @@
+"""Load one case of a training-data folder into memory at the training resolution.
+
+Training frames are small (256 x 448 x 1 byte), so a whole dataset of a few thousand
+frames fits in memory; loading each case once makes every later frame look-up O(1).
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from DTCSegmentationLib.errors import DTCError
+
+from .manifest import Case
+
+
+@dataclass
+class CaseArrays:
+    """One case at training resolution.
+
+    Attributes:
+        frames: ``(T, H, W)`` uint8 (1 channel) or ``(T, H, W, 3)`` uint8 RGB.
+        masks: ``(T, H, W)`` uint8 in {0, 1}; zero where a frame is not labelled.
+        labelled: ``(T,)`` bool, True for annotated frames.
+    """
+
+    case: Case
+    frames: np.ndarray
+    masks: np.ndarray
+    labelled: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def to_training_frame(frame: np.ndarray, size: Tuple[int, int], channels: int) -> np.ndarray:
+    """Raw frame ``(h, w[, c])`` of any integer dtype -> ``(H, W)`` or ``(H, W, 3)`` uint8 at ``size = (H, W)``.
+
+    16-bit frames are scaled by their dtype range (not by their own maximum, which would
+    change from frame to frame and inject flicker).
+    """
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8:
+        if np.issubdtype(frame.dtype, np.integer):
+            frame = (frame.astype(np.float32) / np.iinfo(frame.dtype).max * 255.0)
+        frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        frame = frame[..., :3]
+    if channels == 1 and frame.ndim == 3:
+        frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    elif channels == 3 and frame.ndim == 2:
+        frame = np.repeat(frame[..., None], 3, axis=2)
+    height, width = size
+    if frame.shape[:2] != (height, width):
+        frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def to_training_mask(mask: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Label image ``(h, w[, c])`` -> ``(H, W)`` uint8 in {0, 1} at ``size`` (any non-zero is prostate)."""
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        mask = mask.max(axis=2)
+    mask = (mask > 0).astype(np.uint8)
+    height, width = size
+    if mask.shape != (height, width):
+        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    return mask
+
+
+def _read_image(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise DTCError("cannot be read as an image.", path, "Check that the file exists and is a PNG/JPEG image.")
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return image
+
+
+def _read_frames(source) -> Sequence[np.ndarray]:
+    if isinstance(source, tuple):
+        return [_read_image(path) for path in source]
+    from DTCSegmentationLib.sequence_io import read_sequence
+
+    return list(read_sequence(source).frames)
+
+
+def load_case(case: Case, size: Tuple[int, int], channels: int = 1) -> CaseArrays:
+    """Read a case's frames and masks and bring them to the training ``size = (H, W)``.
+
+    Raises:
+        DTCError: a file cannot be read, or frames and masks disagree in number.
+    """
+    frames = np.stack([to_training_frame(f, size, channels) for f in _read_frames(case.frames)])
+    masks = np.zeros(frames.shape[:3], np.uint8)
+    labelled = np.zeros(len(frames), bool)
+    if case.masks is not None:
+        if isinstance(case.masks, tuple):
+            raw: Sequence[Optional[np.ndarray]] = [None if p is None else _read_image(p) for p in case.masks]
+        else:
+            raw = _read_frames(case.masks)
+        if len(raw) != len(frames):
+            where = case.masks if not isinstance(case.masks, tuple) else case.masks[0]
+            raise DTCError(f"case {case.id!r} has {len(raw)} masks for {len(frames)} frames.", where,
+                           "Give the mask sequence one frame per image frame (use labelled_frames for sparse labels).")
+        indices = range(len(raw)) if case.labelled_frames is None else case.labelled_frames
+        for index in indices:
+            if index >= len(raw):
+                raise DTCError(f"case {case.id!r} labels frame {index} but has {len(raw)} frames.",
+                               fix="Fix labelled_frames in the manifest.")
+            if raw[index] is not None:
+                masks[index] = to_training_mask(raw[index], size)
+                labelled[index] = True
+    return CaseArrays(case=case, frames=frames, masks=masks, labelled=labelled)

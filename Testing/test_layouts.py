@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from DTCTrainingLib.layouts import describe, load_dataset, natural_key
+from DTCSegmentationLib.sequence_io.image_folder import natural_key
+from DTCTrainingLib.layouts import describe, load_dataset
 from DTCTrainingLib.manifest import ManifestError
 
 

@@ -31,27 +31,45 @@ def _temporary_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
 
 
-@contextlib.contextmanager
-def atomic_output(path: PathLike, overwrite: bool = False, directory: bool = False) -> Iterator[Path]:
-    """Yield a temporary path to write; rename it to ``path`` only if the block succeeds.
+class AtomicOutput:
+    """A temporary output next to ``path`` that becomes ``path`` on :meth:`commit`.
 
     Args:
         path: final file (or folder, with ``directory=True``).
         overwrite: replace an existing ``path``; otherwise an existing one is an error.
-        directory: the output is a folder (created empty before yielding).
+        directory: the output is a folder (created empty).
+
+    Until :meth:`commit`, the previous ``path`` (if any) is untouched; :meth:`discard`
+    removes the temporary output.
+    """
+
+    def __init__(self, path: PathLike, overwrite: bool = False, directory: bool = False):
+        self.path = check_writable(path, overwrite)
+        self.temporary = _temporary_sibling(self.path)
+        if directory:
+            self.temporary.mkdir()
+
+    def commit(self) -> Path:
+        _replace(self.temporary, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        _remove(self.temporary)
+
+
+@contextlib.contextmanager
+def atomic_output(path: PathLike, overwrite: bool = False, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path to write; rename it to ``path`` only if the block succeeds.
 
     On any exception (including KeyboardInterrupt) the temporary output is removed and
-    the previous ``path``, if any, is left untouched.
+    the previous ``path``, if any, is left untouched.  See :class:`AtomicOutput`.
     """
-    path = check_writable(path, overwrite)
-    temporary = _temporary_sibling(path)
-    if directory:
-        temporary.mkdir()
+    output = AtomicOutput(path, overwrite, directory)
     try:
-        yield temporary
-        _replace(temporary, path)
+        yield output.temporary
+        output.commit()
     except BaseException:
-        _remove(temporary)
+        output.discard()
         raise
 
 

@@ -5,13 +5,14 @@ frames fits in memory; loading each case once makes every later frame look-up O(
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from DTCSegmentationLib.errors import DTCError
+from DTCSegmentationLib.sequence_io import read_sequence
+from DTCSegmentationLib.sequence_io.image_folder import read_image
 
 from .manifest import Case
 
@@ -70,20 +71,9 @@ def to_training_mask(mask: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def _read_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise DTCError("cannot be read as an image.", path, "Check that the file exists and is a PNG/JPEG image.")
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return image
-
-
 def _read_frames(source) -> Sequence[np.ndarray]:
     if isinstance(source, tuple):
-        return [_read_image(path) for path in source]
-    from DTCSegmentationLib.sequence_io import read_sequence
-
+        return [read_image(path) for path in source]
     return list(read_sequence(source).frames)
 
 
@@ -98,7 +88,7 @@ def load_case(case: Case, size: Tuple[int, int], channels: int = 1) -> CaseArray
     labelled = np.zeros(len(frames), bool)
     if case.masks is not None:
         if isinstance(case.masks, tuple):
-            raw: Sequence[Optional[np.ndarray]] = [None if p is None else _read_image(p) for p in case.masks]
+            raw: Sequence[Optional[np.ndarray]] = [None if p is None else read_image(p) for p in case.masks]
         else:
             raw = _read_frames(case.masks)
         if len(raw) != len(frames):

@@ -14,21 +14,16 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from DTCSegmentationLib.errors import PathLike
+from DTCSegmentationLib.sequence_io.image_folder import list_images, natural_key
 
 from .manifest import MANIFEST_NAME, Case, Manifest, ManifestError, load_manifest
 
 _TRUSV_NAME = re.compile(r"^(?P<patient>.+)_(?P<frame>\d+)_(?P<view>axi|sag)$", re.IGNORECASE)
 _TRUSV_VIEWS = {"axi": "axial", "sag": "sagittal"}
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-def natural_key(name: str) -> Tuple:
-    """Sort key that orders ``frame2`` before ``frame10``."""
-    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
 
 
 def _images_in(folder: Path) -> Dict[str, Path]:
-    return {p.stem: p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES}
+    return {p.stem: p for p in list_images(folder)}
 
 
 def _assign_splits(patients: Iterable[str], val: Iterable[str], test: Iterable[str]) -> Dict[str, str]:

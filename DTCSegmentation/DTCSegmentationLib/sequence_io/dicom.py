@@ -1,0 +1,78 @@
+"""DICOM multi-frame ultrasound cine loops through pydicom, one frame at a time.
+
+Spacing comes from the ultrasound region calibration (``SequenceOfUltrasoundRegions``,
+``PhysicalDeltaX/Y`` in cm, converted to mm) or ``PixelSpacing``; frame times from
+``FrameTimeVector`` or ``FrameTime`` (ms).  YBR colour is converted to RGB; colour
+frames whose channels are equal (gray B-mode stored as RGB) are kept as RGB - the caller
+decides.  Compressed transfer syntaxes need the matching pydicom pixel plug-in.
+"""
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from ..errors import SequenceReadError
+from ..sequence import FrameGeometry, SequenceReader, default_frame_times
+
+_FIX = "Check it is a complete DICOM ultrasound file (export the cine loop again from the scanner or PACS)."
+
+
+def _spacing_mm(dataset) -> tuple:
+    regions = getattr(dataset, "SequenceOfUltrasoundRegions", None)
+    if regions:
+        region = regions[0]
+        dx, dy = getattr(region, "PhysicalDeltaX", None), getattr(region, "PhysicalDeltaY", None)
+        # Units 3 = cm, the only physical unit B-mode regions use for distance.
+        if dx and dy and getattr(region, "PhysicalUnitsXDirection", 3) == 3:
+            return (abs(float(dx)) * 10.0, abs(float(dy)) * 10.0, 1.0)
+    spacing = getattr(dataset, "PixelSpacing", None)
+    if spacing and len(spacing) == 2:
+        return (float(spacing[1]), float(spacing[0]), 1.0)  # DICOM order is (row, column) spacing
+    return (1.0, 1.0, 1.0)
+
+
+class DicomReader(SequenceReader):
+    """Frames of a (multi-frame) DICOM file."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        try:
+            dataset = pydicom.dcmread(str(self.path), stop_before_pixels=True)
+        except (InvalidDicomError, OSError, ValueError, EOFError) as error:
+            raise SequenceReadError(f"is not a readable DICOM file ({error}).", self.path, _FIX) from None
+        if "Rows" not in dataset or "Columns" not in dataset:
+            raise SequenceReadError("holds no image (no Rows/Columns).", self.path, "Pick the image file of the cine loop.")
+        self.num_frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
+        samples = int(getattr(dataset, "SamplesPerPixel", 1))
+        rows, columns = int(dataset.Rows), int(dataset.Columns)
+        self.frame_shape = (rows, columns) if samples == 1 else (rows, columns, samples)
+        bits = int(getattr(dataset, "BitsAllocated", 8))
+        signed = int(getattr(dataset, "PixelRepresentation", 0)) == 1
+        self.dtype = np.dtype(f"{'i' if signed else 'u'}{max(bits, 8) // 8}")
+        self.geometry = FrameGeometry(spacing=_spacing_mm(dataset))
+        vector = getattr(dataset, "FrameTimeVector", None)
+        if vector is not None and len(vector) == self.num_frames:
+            # FrameTimeVector holds increments (ms) from the previous frame, the first one 0.
+            self.frame_times = np.cumsum([float(v) for v in vector]) / 1000.0
+        else:
+            frame_time_ms = float(getattr(dataset, "FrameTime", 0) or 0)
+            self.frame_times = default_frame_times(self.num_frames, 1000.0 / frame_time_ms if frame_time_ms > 0 else 0.0)
+        self.metadata = {"source": str(self.path), "format": "dicom",
+                         "modality": str(getattr(dataset, "Modality", "")),
+                         "photometric_interpretation": str(getattr(dataset, "PhotometricInterpretation", ""))}
+
+    def _iter_frames(self) -> Iterator[np.ndarray]:
+        from pydicom.pixels import iter_pixels
+
+        try:
+            for frame in iter_pixels(str(self.path), raw=False):
+                if frame.shape != self.frame_shape:
+                    frame = frame.reshape(self.frame_shape)
+                yield frame
+        except (InvalidDicomError, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as error:
+            raise SequenceReadError(f"pixel data cannot be decoded ({error}).", self.path,
+                                    "Install the pixel-data plug-in for its compression (pip install pylibjpeg pylibjpeg-libjpeg) "
+                                    "or export it uncompressed.") from None

@@ -1,0 +1,256 @@
+"""NRRD and Slicer's ``.seq.nrrd`` volume sequences, read and written frame by frame.
+
+Slicer >= 5.10 writes sequences with the list (time) axis last, so each frame is one
+contiguous block and is streamed; older Slicer wrote it first (frames interleaved),
+which is read whole.  Written files use the list-last layout with the keys Slicer's
+``vtkMRMLVolumeSequenceStorageNode`` reads: ``kinds: domain domain domain list``,
+``axis 3 index values`` (frame times), and ``DataNodeClassName`` so labelmaps load as
+labelmap nodes.  The header is parsed by pynrrd; header writing is ours because the
+frame count is only known after streaming.
+"""
+
+import gzip
+import shutil
+import zlib
+from pathlib import Path
+from typing import Iterator, Optional
+
+import nrrd
+import numpy as np
+
+from ..errors import SequenceReadError
+from ..sequence import FrameGeometry, SequenceReader, default_frame_times
+from .writer import SequenceWriter
+
+_NRRD_TYPES = {
+    np.dtype(np.uint8): "unsigned char", np.dtype(np.int8): "signed char",
+    np.dtype(np.uint16): "unsigned short", np.dtype(np.int16): "short",
+    np.dtype(np.uint32): "unsigned int", np.dtype(np.int32): "int",
+    np.dtype(np.float32): "float", np.dtype(np.float64): "double",
+}
+# Every spelling the NRRD format allows for each type.
+_TYPE_ALIASES = {
+    np.uint8: ("uchar", "unsigned char", "uint8", "uint8_t"),
+    np.int8: ("signed char", "int8", "int8_t"),
+    np.uint16: ("ushort", "unsigned short", "unsigned short int", "uint16", "uint16_t"),
+    np.int16: ("short", "short int", "signed short", "signed short int", "int16", "int16_t"),
+    np.uint32: ("uint", "unsigned int", "uint32", "uint32_t"),
+    np.int32: ("int", "signed int", "int32", "int32_t"),
+    np.float32: ("float",),
+    np.float64: ("double",),
+}
+_DTYPE_BY_NAME = {alias: np.dtype(dtype) for dtype, aliases in _TYPE_ALIASES.items() for alias in aliases}
+_VECTOR_KINDS = {"vector", "rgb-color", "rgba-color", "3-color", "4-color", "3-vector", "4-vector", "covariant-vector"}
+_LIST_KINDS = {"list", "time"}
+_DATA_NODE_CLASS = {"image": "vtkMRMLScalarVolumeNode", "labelmap": "vtkMRMLLabelMapVolumeNode"}
+
+
+def _bad(path, message):
+    return SequenceReadError(message, path, "Check that it is an NRRD file written by Slicer or another NRRD writer.")
+
+
+class NrrdReader(SequenceReader):
+    """Frames of a ``.nrrd`` / ``.seq.nrrd`` file.
+
+    A 2D image is one frame; a 3D image with several slices and no list axis is read as
+    one frame per slice; a 4D (or 5D with a vector axis) sequence has one frame per list item.
+    RGB(A) component axes become the last frame axis.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        try:
+            with open(self.path, "rb") as handle:
+                header = nrrd.read_header(handle)
+                self._data_offset = handle.tell()
+        except (nrrd.NRRDError, UnicodeDecodeError, ValueError) as error:
+            raise _bad(self.path, f"is not a readable NRRD file ({error}).") from None
+        self.header = header
+        if header.get("data file"):
+            raise SequenceReadError("stores its data in a separate file, which is not supported.", self.path,
+                                    "Save the sequence as a single .seq.nrrd file (Slicer does by default).")
+        self.encoding = header.get("encoding", "raw").lower()
+        if self.encoding not in ("raw", "gzip", "gz"):
+            raise SequenceReadError(f"uses '{self.encoding}' encoding; only raw and gzip are supported.", self.path,
+                                    "Re-save it from Slicer (gzip or uncompressed).")
+        dtype = _DTYPE_BY_NAME.get(str(header.get("type", "")).lower())
+        if dtype is None:
+            raise _bad(self.path, f"has pixel type {header.get('type')!r}, which is not supported.")
+        big_endian = str(header.get("endian", "little")).lower() == "big"
+        self._file_dtype = dtype.newbyteorder(">" if big_endian else "<") if dtype.itemsize > 1 else dtype
+        self.dtype = dtype
+        sizes = [int(s) for s in header["sizes"]]
+        kinds = [str(k).lower() for k in header.get("kinds", ["domain"] * len(sizes))]
+        self._sizes = sizes
+        self._list_axis = next((i for i, k in enumerate(kinds) if k in _LIST_KINDS), None)
+        for key in header:
+            if key.endswith("index values") and key.startswith("axis "):
+                self._list_axis = int(key.split()[1])
+        vector_axis = next((i for i, k in enumerate(kinds) if k in _VECTOR_KINDS), None)
+        space_axes = [i for i in range(len(sizes)) if i not in (self._list_axis, vector_axis)]
+        if len(space_axes) == 3 and self._list_axis is None and sizes[space_axes[2]] > 1:
+            self._list_axis = space_axes.pop()  # a 3D stack of frames: slices are frames
+        if len(space_axes) not in (2, 3) or (len(space_axes) == 3 and sizes[space_axes[2]] != 1):
+            raise _bad(self.path, f"has sizes {sizes} and kinds {kinds}; expected 2D frames (optionally over a list axis).")
+        self._vector_axis = vector_axis
+        self._space_axes = space_axes
+        width, height = sizes[space_axes[0]], sizes[space_axes[1]]
+        channels = sizes[vector_axis] if vector_axis is not None else 1
+        if channels not in (1, 3, 4):
+            raise _bad(self.path, f"has {channels} components per pixel; expected 1 (grayscale) or 3 (RGB).")
+        self.frame_shape = (height, width) if channels == 1 else (height, width, channels)
+        self.num_frames = sizes[self._list_axis] if self._list_axis is not None else 1
+        self.geometry = self._geometry(header, space_axes)
+        self.frame_times = self._times(header)
+        self.metadata = {"source": str(self.path), "format": "nrrd",
+                         "data_node_class": header.get("DataNodeClassName", ""),
+                         "list_axis": "none" if self._list_axis is None else
+                         ("last" if self._list_axis == len(sizes) - 1 else "first")}
+
+    def _geometry(self, header, space_axes) -> FrameGeometry:
+        directions = header.get("space directions")
+        origin = header.get("space origin")
+        if directions is None:
+            return FrameGeometry()
+        vectors = [np.asarray(directions[i], dtype=float) for i in space_axes]
+        if any(not np.all(np.isfinite(v)) for v in vectors):
+            return FrameGeometry()
+        vectors = [np.pad(v, (0, 3 - len(v))) for v in vectors]
+        if len(vectors) == 2:
+            vectors.append(np.cross(vectors[0], vectors[1]) / (np.linalg.norm(vectors[0]) * np.linalg.norm(vectors[1])))
+        matrix = np.eye(4)
+        matrix[:3, :3] = np.stack(vectors, axis=1)
+        if origin is not None and np.all(np.isfinite(origin)):
+            matrix[:len(origin), 3] = origin
+        space = str(header.get("space", "left-posterior-superior")).lower()
+        if space in ("right-anterior-superior", "ras"):
+            matrix[:2, :] *= -1
+        return FrameGeometry.from_ijk_to_lps(matrix)
+
+    def _times(self, header) -> np.ndarray:
+        if self._list_axis is not None:
+            values = header.get(f"axis {self._list_axis} index values")
+            if values:
+                try:
+                    times = np.array([float(v) for v in str(values).split()])
+                    if len(times) == self.num_frames:
+                        return times
+                except ValueError:
+                    pass  # non-numeric index values (e.g. names): fall back to frame numbers
+        return default_frame_times(self.num_frames)
+
+    @property
+    def _frame_elements(self) -> int:
+        return int(np.prod(self.frame_shape))
+
+    def _iter_frames(self) -> Iterator[np.ndarray]:
+        last = self._list_axis is None or self._list_axis == len(self._sizes) - 1
+        ordered_vector = self._vector_axis is None or self._vector_axis == 0
+        if last and ordered_vector:
+            yield from self._stream_blocks()
+        else:
+            yield from self._whole_array_frames()
+
+    def _open_data(self):
+        handle = open(self.path, "rb")
+        handle.seek(self._data_offset)
+        if self.encoding in ("gzip", "gz"):
+            return handle, gzip.GzipFile(fileobj=handle, mode="rb")
+        return handle, handle
+
+    def _stream_blocks(self) -> Iterator[np.ndarray]:
+        frame_bytes = self._frame_elements * self.dtype.itemsize
+        handle, stream = self._open_data()
+        try:
+            for index in range(self.num_frames):
+                try:
+                    block = stream.read(frame_bytes)
+                except (OSError, EOFError, zlib.error) as error:
+                    raise _bad(self.path, f"frame {index} cannot be decompressed ({error}).") from None
+                if len(block) != frame_bytes:
+                    raise _bad(self.path, f"ends after {index} of {self.num_frames} frames (truncated file).")
+                yield np.frombuffer(block, dtype=self._file_dtype).reshape(self.frame_shape).astype(self.dtype)
+        finally:
+            handle.close()
+
+    def _whole_array_frames(self) -> Iterator[np.ndarray]:
+        try:
+            data, _ = nrrd.read(str(self.path), index_order="C")
+        except (nrrd.NRRDError, OSError, ValueError, EOFError, zlib.error) as error:
+            raise _bad(self.path, f"cannot be read ({error}).") from None
+        # C order reverses the file's axis order; bring to (list, y, x, vector).
+        ndim = len(self._sizes)
+        c_axis = {axis: ndim - 1 - axis for axis in range(ndim)}
+        order = []
+        if self._list_axis is not None:
+            order.append(c_axis[self._list_axis])
+        if len(self._space_axes) == 3:
+            order.append(c_axis[self._space_axes[2]])
+        order += [c_axis[self._space_axes[1]], c_axis[self._space_axes[0]]]
+        if self._vector_axis is not None:
+            order.append(c_axis[self._vector_axis])
+        frames = np.transpose(data, order).reshape((self.num_frames,) + self.frame_shape)
+        yield from frames
+
+
+def _format_vector(vector) -> str:
+    return "(" + ",".join(repr(float(v)) for v in vector) + ")"
+
+
+class NrrdSequenceWriter(SequenceWriter):
+    """Streams frames into a gzip ``.seq.nrrd`` (list axis last) that Slicer loads as a volume sequence."""
+
+    def _open(self, first_frame: np.ndarray) -> None:
+        if first_frame.dtype not in _NRRD_TYPES:
+            raise ValueError(f"NRRD cannot store {first_frame.dtype} frames")
+        self._data_path = self._target.with_name(self._target.name + ".data")
+        self._data_file = open(self._data_path, "wb")
+        self._gzip = gzip.GzipFile(fileobj=self._data_file, mode="wb", compresslevel=1)
+
+    def _write(self, frame: np.ndarray) -> None:
+        self._gzip.write(np.ascontiguousarray(frame).astype(frame.dtype.newbyteorder("<"), copy=False).tobytes())
+
+    def _header(self) -> str:
+        height, width = self.frame_shape[:2]
+        matrix = self.geometry.ijk_to_lps()
+        directions = " ".join(_format_vector(matrix[:3, axis]) for axis in range(3))
+        vector = len(self.frame_shape) == 3
+        extra = '"" ' if vector else ""
+        node_class = "vtkMRMLVectorVolumeNode" if vector else _DATA_NODE_CLASS[self.kind]
+        axis = 4 if vector else 3
+        lines = [
+            "NRRD0004",
+            "# Written by DTC (DTCSegmentationLib.sequence_io)",
+            f"type: {_NRRD_TYPES[self.dtype]}",
+            f"dimension: {axis + 1}",
+            "space: left-posterior-superior",
+            f"sizes: {(str(self.frame_shape[2]) + ' ') if vector else ''}{width} {height} 1 {len(self.times)}",
+            f"space directions: {'none ' if vector else ''}{directions} none",
+            f"kinds: {'vector ' if vector else ''}domain domain domain list",
+            f'labels: {extra}"" "" "" "time"',
+            f'units: {extra}"" "" "" "s"',
+            "endian: little",
+            "encoding: gzip",
+            f"space origin: {_format_vector(matrix[:3, 3])}",
+            f"DataNodeClassName:={node_class}",
+            f"axis {axis} index type:=numeric",
+            f"axis {axis} index values:=" + " ".join(f"{t:.6g}" for t in self.times),
+        ]
+        return "\n".join(lines) + "\n\n"
+
+    def _finish(self) -> None:
+        self._gzip.close()
+        self._data_file.close()
+        with open(self._target, "wb") as out, open(self._data_path, "rb") as data:
+            out.write(self._header().encode("ascii"))
+            shutil.copyfileobj(data, out, 1 << 20)
+        self._data_path.unlink()
+
+    def _release(self) -> None:
+        for closable in (getattr(self, "_gzip", None), getattr(self, "_data_file", None)):
+            if closable is not None:
+                closable.close()
+        data_path: Optional[Path] = getattr(self, "_data_path", None)
+        if data_path is not None and data_path.exists():
+            data_path.unlink()
+

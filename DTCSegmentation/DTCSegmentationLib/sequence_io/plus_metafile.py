@@ -1,0 +1,154 @@
+"""PLUS sequence metafiles (``.igs.mha`` / ``.igs.mhd``): tracked ultrasound recordings.
+
+A MetaImage header (``key = value`` lines) describes a ``DimSize = W H N`` stack of N
+frames, followed by the pixel data (``ElementDataFile = LOCAL``) or pointing at a data
+file (``.mhd``), optionally zlib-compressed as one stream.  Per-frame fields
+``Seq_FrameNNNN_Timestamp`` give the frame times; frames whose ``ImageStatus`` is not
+``OK`` carry no image and are skipped.  Data are streamed a frame at a time.
+"""
+
+import re
+import zlib
+from pathlib import Path
+from typing import Dict, Iterator, List, Tuple
+
+import numpy as np
+
+from ..errors import SequenceReadError
+from ..sequence import FrameGeometry, SequenceReader
+
+_MET_TYPES = {
+    "MET_UCHAR": np.uint8, "MET_CHAR": np.int8, "MET_USHORT": np.uint16, "MET_SHORT": np.int16,
+    "MET_UINT": np.uint32, "MET_INT": np.int32, "MET_FLOAT": np.float32, "MET_DOUBLE": np.float64,
+}
+_FRAME_FIELD = re.compile(r"^Seq_Frame(\d+)_(\w+)$")
+_CHUNK = 1 << 20
+
+
+_FIX = "Check it is a complete PLUS sequence file (re-export it from fCal / PLUS Server if needed)."
+
+
+def read_metaimage_header(path: Path) -> Tuple[Dict[str, str], int]:
+    """The header fields and the byte offset where the pixel data start."""
+    fields: Dict[str, str] = {}
+    with open(path, "rb") as handle:
+        while True:
+            line = handle.readline()
+            if not line:
+                raise SequenceReadError("has no ElementDataFile line (not a MetaImage header).", path, _FIX)
+            try:
+                text = line.decode("latin-1").strip()
+            except UnicodeDecodeError:
+                raise SequenceReadError("has a damaged header.", path, _FIX) from None
+            if not text:
+                continue
+            key, separator, value = text.partition("=")
+            if not separator:
+                raise SequenceReadError(f"has a header line without '=': {text[:60]!r}.", path, _FIX)
+            fields[key.strip()] = value.strip()
+            if key.strip() == "ElementDataFile":
+                return fields, handle.tell()
+
+
+class PlusMetafileReader(SequenceReader):
+    """Frames of a PLUS ``.igs.mha`` / ``.igs.mhd`` recording."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        fields, offset = read_metaimage_header(self.path)
+        self.fields = fields
+        try:
+            size = [int(v) for v in fields["DimSize"].split()]
+            dtype = np.dtype(_MET_TYPES[fields.get("ElementType", "MET_UCHAR")])
+        except (KeyError, ValueError):
+            raise SequenceReadError("has a missing or unsupported DimSize / ElementType.", self.path, _FIX) from None
+        if fields.get("BinaryDataByteOrderMSB", "False").lower() == "true" and dtype.itemsize > 1:
+            self._file_dtype = dtype.newbyteorder(">")
+        else:
+            self._file_dtype = dtype
+        self.dtype = dtype
+        channels = int(fields.get("ElementNumberOfChannels", "1"))
+        if len(size) == 2:
+            size.append(1)
+        if len(size) != 3 or channels not in (1, 3, 4):
+            raise SequenceReadError(f"has DimSize {size} with {channels} channels; expected W H frames.", self.path, _FIX)
+        width, height, total = size
+        self.frame_shape = (height, width) if channels == 1 else (height, width, channels)
+        spacing = [float(v) for v in fields.get("ElementSpacing", "1 1 1").split()] + [1.0] * 3
+        origin = [float(v) for v in fields.get("Offset", "0 0 0").split()] + [0.0] * 3
+        direction = np.asarray([float(v) for v in fields.get("TransformMatrix", "1 0 0 0 1 0 0 0 1").split()], float)
+        try:
+            # MetaImage stores the direction cosines by columns (ITK's transposed order).
+            matrix = np.eye(4)
+            matrix[:3, :3] = direction.reshape(3, 3).T * np.asarray(spacing[:3])[None, :]
+            matrix[:3, 3] = origin[:3]
+            self.geometry = FrameGeometry.from_ijk_to_lps(matrix)
+        except ValueError:
+            raise SequenceReadError("has an invalid TransformMatrix or ElementSpacing.", self.path, _FIX) from None
+        per_frame: Dict[int, Dict[str, str]] = {}
+        for key, value in fields.items():
+            match = _FRAME_FIELD.match(key)
+            if match:
+                per_frame.setdefault(int(match.group(1)), {})[match.group(2)] = value
+        self._keep: List[int] = [i for i in range(total) if per_frame.get(i, {}).get("ImageStatus", "OK").upper() == "OK"]
+        times = []
+        for i in self._keep:
+            try:
+                times.append(float(per_frame.get(i, {}).get("Timestamp", i)))
+            except ValueError:
+                times.append(float(i))
+        self.frame_times = np.asarray(times, float)
+        self._total = total
+        self._compressed = fields.get("CompressedData", "False").lower() == "true"
+        data_file = fields["ElementDataFile"]
+        if data_file.upper() == "LOCAL":
+            self._data_path, self._offset = self.path, offset
+        else:
+            self._data_path, self._offset = self.path.parent / data_file, 0
+            if not self._data_path.is_file():
+                raise SequenceReadError(f"points at the data file {data_file!r}, which is missing.", self.path,
+                                        "Keep the .mhd and its data file in the same folder.")
+        self.metadata = {"source": str(self.path), "format": "plus",
+                         "ultrasound_image_orientation": fields.get("UltrasoundImageOrientation", ""),
+                         "skipped_invalid_frames": total - len(self._keep),
+                         "frame_fields": {i: per_frame.get(i, {}) for i in self._keep}}
+
+    def _chunks(self, handle) -> Iterator[bytes]:
+        if not self._compressed:
+            while True:
+                chunk = handle.read(_CHUNK)
+                if not chunk:
+                    return
+                yield chunk
+        decompressor = zlib.decompressobj()
+        while True:
+            chunk = handle.read(_CHUNK)
+            if not chunk:
+                tail = decompressor.flush()
+                if tail:
+                    yield tail
+                return
+            try:
+                yield decompressor.decompress(chunk)
+            except zlib.error as error:
+                raise SequenceReadError(f"has corrupt compressed data ({error}).", self.path, _FIX) from None
+
+    def _iter_frames(self) -> Iterator[np.ndarray]:
+        frame_bytes = int(np.prod(self.frame_shape)) * self.dtype.itemsize
+        keep = set(self._keep)
+        buffer = bytearray()
+        index = 0
+        with open(self._data_path, "rb") as handle:
+            handle.seek(self._offset)
+            for chunk in self._chunks(handle):
+                buffer += chunk
+                while len(buffer) >= frame_bytes and index < self._total:
+                    block = bytes(buffer[:frame_bytes])
+                    del buffer[:frame_bytes]
+                    if index in keep:
+                        yield np.frombuffer(block, self._file_dtype).reshape(self.frame_shape).astype(self.dtype)
+                    index += 1
+                if index >= self._total:
+                    return
+        if index < self._total:
+            raise SequenceReadError(f"ends after {index} of {self._total} frames (truncated file).", self.path, _FIX)

@@ -1,0 +1,22 @@
+"""Synthetic B-mode TRUS video with exact prostate masks: the project's built-in data.
+
+Real TRUS datasets need registration, so demos, tests, benchmarks and the default model
+use this simulator.  See :mod:`.image_formation` (convolution model), :mod:`.anatomy`,
+:mod:`.motion` and :mod:`.scanner`.
+
+Example::
+
+    from DTCSegmentationLib.simulation import SimulationConfig, simulate
+    recording = simulate(SimulationConfig(view="axial", num_frames=60, seed=1))
+    recording.images.frames  # (60, 256, 448) uint8
+    recording.masks.frames   # (60, 256, 448) uint8, 1 = prostate
+"""
+
+from .config import DIFFICULTIES, VIEWS, Difficulty, SimulationConfig
+from .preview import montage, write_preview
+from .simulator import SimulatedFrame, SimulatedSequence, TrusSimulator, iter_simulation, simulate
+
+__all__ = [
+    "DIFFICULTIES", "VIEWS", "Difficulty", "SimulationConfig", "SimulatedFrame", "SimulatedSequence",
+    "TrusSimulator", "iter_simulation", "simulate", "montage", "write_preview",
+]

@@ -1,0 +1,47 @@
+"""A PNG montage of a simulated (or any) recording, to judge realism at a glance."""
+
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from ..atomic import atomic_output
+from ..errors import PathLike
+
+
+def montage(images: np.ndarray, masks: Optional[np.ndarray] = None, columns: int = 4, rows: int = 2,
+            label: str = "") -> np.ndarray:
+    """``(rows * H, columns * W, 3)`` uint8 RGB grid of frames sampled evenly over time.
+
+    Args:
+        images: ``(T, H, W)`` uint8 frames.
+        masks: optional ``(T, H, W)`` masks; their outline is drawn on the bottom row only,
+            so the top row shows the raw B-mode.
+        label: text written on the first tile.
+    """
+    count = len(images)
+    picks = np.linspace(0, count - 1, columns * rows).round().astype(int)
+    tiles = []
+    for slot, index in enumerate(picks):
+        tile = cv2.cvtColor(images[index], cv2.COLOR_GRAY2RGB)
+        if masks is not None and slot >= columns * (rows - 1):
+            contours, _ = cv2.findContours(masks[index].astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+            cv2.drawContours(tile, contours, -1, (255, 200, 0), 1, cv2.LINE_AA)
+        cv2.putText(tile, f"t={index}", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        if slot == 0 and label:
+            cv2.putText(tile, label, (6, tile.shape[0] - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    grid = [np.hstack(tiles[r * columns:(r + 1) * columns]) for r in range(rows)]
+    return np.vstack(grid)
+
+
+def write_preview(path: PathLike, images: np.ndarray, masks: Optional[np.ndarray] = None, label: str = "",
+                  overwrite: bool = False) -> Path:
+    """Write :func:`montage` as a PNG (atomically); returns the path."""
+    with atomic_output(path, overwrite=overwrite) as temporary:
+        picture = cv2.cvtColor(montage(images, masks, label=label), cv2.COLOR_RGB2BGR)
+        if not cv2.imencode(".png", picture)[0]:
+            raise RuntimeError("PNG encoding failed")
+        Path(temporary).write_bytes(cv2.imencode(".png", picture)[1].tobytes())
+    return Path(path)

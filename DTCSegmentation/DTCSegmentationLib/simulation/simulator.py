@@ -1,0 +1,169 @@
+"""The TRUS video simulator: anatomy + probe motion + image formation, frame by frame."""
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List
+
+import cv2
+import numpy as np
+
+from ..sequence import FrameSequence
+from .anatomy import Anatomy
+from .config import SimulationConfig
+from .image_formation import (
+    Calcification, SpeckleField, depth_gain_db, log_compress, psf_blur, psf_gain, shadow_map,
+)
+from .motion import ProbeMotion, ProbePose, probe_to_tissue, tissue_to_probe
+from .scanner import ScanGeometry, scan_geometry
+
+ELEVATION_BEAM_MM = 1.5  # out-of-plane beam width: moving this far renews all speckle
+
+
+@dataclass
+class SimulatedFrame:
+    """One frame of a simulated recording.
+
+    Attributes:
+        image: ``(H, W)`` uint8 B-mode frame.
+        mask: ``(H, W)`` uint8 ground truth, 1 = prostate.
+        time: acquisition time in seconds.
+        events: what happened to this frame (``dropped_before``, ``duplicated``, ``shadows``).
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    time: float
+    events: Dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class SimulatedSequence:
+    """A whole simulated recording: frames, exact masks and per-frame events."""
+
+    images: FrameSequence
+    masks: FrameSequence
+    events: List[Dict[str, int]]
+    config: SimulationConfig
+
+
+class TrusSimulator:
+    """Generates the frames of one :class:`SimulationConfig`, deterministically from its seed."""
+
+    def __init__(self, config: SimulationConfig):
+        self.config = config
+        settings = config.settings
+        self.rng = np.random.default_rng(config.seed)
+        self.scan: ScanGeometry = scan_geometry(config.view, config.height, config.width, config.depth_mm)
+        self.anatomy = Anatomy(self.rng, config.view, settings)
+        self.motion = ProbeMotion(self.rng, settings)
+        self.speckle = SpeckleField(self.rng)
+        self.normalisation = 1.0 / psf_gain()
+        self.tgc_error_db = float(self.rng.uniform(-7, 1))  # TGC usually under-compensates the far field
+        self.calcifications = self._place_calcifications()
+        depth = self.scan.sample_depth
+        self.static_gain_db = depth_gain_db(depth, config.depth_mm, self.tgc_error_db)
+        if self.scan.line_angle is not None:
+            # Curvilinear beams lose sensitivity towards the edges of the fan.
+            edge = np.abs(self.scan.line_angle) / np.abs(self.scan.line_angle).max()
+            self.static_gain_db = self.static_gain_db - 5.0 * edge[None, :] ** 4
+
+    def _place_calcifications(self) -> List[Calcification]:
+        count = self.rng.poisson(self.config.settings.calcifications * self.config.num_frames / 100.0)
+        result = []
+        for _ in range(count):
+            angle, radius = self.rng.uniform(0, 2 * np.pi), np.sqrt(self.rng.uniform(0.0, 0.55))
+            x = self.anatomy.centre[0] + radius * self.anatomy.half_u * np.cos(angle)
+            y = self.anatomy.centre[1] + radius * self.anatomy.half_v * np.sin(angle)
+            first = int(self.rng.integers(-10, self.config.num_frames))
+            result.append(Calcification(float(x), float(y), float(self.rng.uniform(0.6, 1.3)), first,
+                                        first + int(self.rng.integers(8, 40))))
+        return result
+
+    def _casters(self, frame_index: int, pose: ProbePose):
+        """Beam-space position of every calcification visible in this frame."""
+        casters = []
+        for calc in self.calcifications:
+            if not calc.first_frame <= frame_index <= calc.last_frame:
+                continue
+            if not self.anatomy.gland_mask(np.float32(calc.x), np.float32(calc.y), pose.sweep):
+                continue
+            px, py = tissue_to_probe(calc.x, calc.y, pose)
+            if self.scan.line_angle is not None:
+                radius = np.hypot(px, py + self.scan.radius_mm)
+                offsets = (self.scan.line_angle - np.arctan2(px, py + self.scan.radius_mm)) * radius
+                depth = radius - self.scan.radius_mm
+            else:
+                offsets, depth = self.scan.line_x - px, py
+            casters.append((float(depth), offsets, calc.radius_mm, px, py))
+        return casters
+
+    def render(self, frame_index: int, time_s: float, previous_sweep: float):
+        """Image and mask at ``time_s``; ``previous_sweep`` sets how much speckle decorrelates."""
+        settings = self.config.settings
+        pose = self.motion.pose(time_s)
+        sweep_mm = abs(pose.sweep - previous_sweep) * self.anatomy.half_out
+        self.speckle.renew(settings.decorrelation + min(1.0, sweep_mm / ELEVATION_BEAM_MM))
+        scan = self.scan
+        tx, ty = probe_to_tissue(scan.sample_x, scan.sample_y, pose)
+        echo = self.anatomy.echogenicity(tx, ty, scan.sample_depth, pose.sweep)
+        amplitudes = self.speckle.sample(tx, ty) * echo[..., None]
+        casters = self._casters(frame_index, pose)
+        if casters:
+            transmission = shadow_map(scan.sample_depth, [c[:3] for c in casters])
+            amplitudes *= transmission[..., None]
+            for depth, offsets, radius, _, _ in casters:
+                # The calcification itself: a bright, blurred point reflector.
+                spot = np.exp(-((scan.sample_depth - depth) ** 2 + offsets[None, :] ** 2) / (0.25 * radius**2))
+                amplitudes[..., 0] += (4.0 * spot).astype(np.float32)
+        rf = psf_blur(amplitudes) * np.float32(self.normalisation)
+        noise_level = np.float32(10 ** (settings.noise_db / 20))
+        rf += self.rng.standard_normal(rf.shape, dtype=np.float32) * noise_level
+        envelope = cv2.magnitude(rf[..., 0], rf[..., 1])
+        gain = self.static_gain_db + np.float32(self.rng.normal(0.0, settings.gain_flicker_db))
+        beam_image = log_compress(envelope, gain, settings.dynamic_range_db)
+        image = cv2.remap(beam_image, scan.map_line, scan.map_sample, cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        image = np.where(scan.inside, np.clip(np.rint(image), 0, 255), 0).astype(np.uint8)
+        px, py = probe_to_tissue(scan.pixel_x, scan.pixel_y, pose)
+        mask = (self.anatomy.gland_mask(px, py, pose.sweep) & scan.inside).astype(np.uint8)
+        return image, mask, pose, len(casters)
+
+    def frames(self) -> Iterator[SimulatedFrame]:
+        """Yield every frame of the recording, with dropped and duplicated frames as configured."""
+        settings, config = self.config.settings, self.config
+        period = 1.0 / config.frame_rate
+        step, previous = 0, None
+        previous_sweep = self.motion.pose(0.0).sweep
+        for index in range(config.num_frames):
+            events = {"dropped_before": 0, "duplicated": 0, "shadows": 0}
+            if index > 0 and self.rng.random() < settings.drop_probability:
+                step += 1  # the scanner skipped a frame: a time gap in the recording
+                events["dropped_before"] = 1
+            time_s = step * period
+            if previous is not None and self.rng.random() < settings.duplicate_probability:
+                image, mask = previous.image, previous.mask
+                events["duplicated"] = 1
+                events["shadows"] = previous.events["shadows"]
+            else:
+                image, mask, pose, shadows = self.render(index, time_s, previous_sweep)
+                previous_sweep = pose.sweep
+                events["shadows"] = shadows
+            previous = SimulatedFrame(image, mask, time_s, events)
+            yield previous
+            step += 1
+
+
+def iter_simulation(config: SimulationConfig) -> Iterator[SimulatedFrame]:
+    """Stream the frames of ``config`` one at a time (bounded memory for long recordings)."""
+    return TrusSimulator(config).frames()
+
+
+def simulate(config: SimulationConfig) -> SimulatedSequence:
+    """The whole recording of ``config`` in memory."""
+    simulator = TrusSimulator(config)
+    frames = list(simulator.frames())
+    geometry = simulator.scan.frame_geometry
+    times = np.array([f.time for f in frames])
+    metadata = {"simulated": True, "view": config.view, "seed": config.seed, "difficulty": config.difficulty}
+    images = FrameSequence(np.stack([f.image for f in frames]), geometry, times, dict(metadata))
+    masks = FrameSequence(np.stack([f.mask for f in frames]), geometry, times, dict(metadata))
+    return SimulatedSequence(images, masks, [f.events for f in frames], config)

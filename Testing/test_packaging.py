@@ -98,3 +98,13 @@ def test_dtc_command_is_installed_and_lists_its_subcommands():
     )
     assert result.returncode == 0, result.stderr
     assert "simulate" in result.stdout
+
+
+def test_dependency_report_names_every_pyproject_dependency():
+    from DTCSegmentationLib.dependencies import REQUIRED_DISTRIBUTIONS
+
+    text = (ROOT / "pyproject.toml").read_text()
+    block = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M).group(1)
+    names = {re.match(r"[A-Za-z0-9_.-]+", line.strip().strip('"')).group(0).lower()
+             for line in block.splitlines() if line.strip().startswith('"')}
+    assert names == {name.lower() for name in REQUIRED_DISTRIBUTIONS}

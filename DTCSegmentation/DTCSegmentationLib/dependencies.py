@@ -9,7 +9,10 @@ from importlib import metadata
 from typing import Dict, Optional
 
 # Distribution names, in the order a user should install them.
-REQUIRED_DISTRIBUTIONS = ("torch", "numpy", "opencv-python-headless", "SimpleITK", "pynrrd", "pydicom", "tqdm")
+REQUIRED_DISTRIBUTIONS = (
+    "torch", "numpy", "opencv-python-headless", "SimpleITK", "pynrrd", "pydicom", "tqdm", "monai", "safetensors",
+    "onnx", "onnxruntime",
+)
 
 
 def installed_version(distribution: str) -> Optional[str]:

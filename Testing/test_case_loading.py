@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from DTCSegmentationLib.errors import DTCError
-from DTCTrainingLib.case_loading import load_case, to_training_frame, to_training_mask
+from DTCTrainingLib.case_loading import load_case, to_training_mask
 from DTCTrainingLib.manifest import Case
 
 
@@ -31,14 +31,10 @@ def test_per_frame_files_with_sparse_masks(tmp_path):
     assert arrays.masks[0][5:15, 10:20].all() and not arrays.masks[0][:4].any()
 
 
-def test_training_frame_conversions():
-    rgb = np.zeros((10, 10, 3), np.uint8)
-    rgb[..., 0] = 255
-    assert to_training_frame(rgb, (10, 10), 1).shape == (10, 10)
-    gray16 = np.full((10, 10), 65535, np.uint16)
-    assert to_training_frame(gray16, (5, 5), 1).max() == 255
-    assert to_training_frame(gray16, (5, 5), 3).shape == (5, 5, 3)
+def test_training_mask_conversion():
     assert to_training_mask(np.full((4, 4, 3), 7, np.uint8), (2, 2)).tolist() == [[1, 1], [1, 1]]
+    letterboxed = to_training_mask(np.ones((10, 20), np.uint8), (20, 20), mode="letterbox")
+    assert letterboxed[:5].sum() == 0 and letterboxed[5:15].all()
 
 
 def test_unreadable_frame_names_the_file(tmp_path):

@@ -7,10 +7,10 @@ frames fits in memory; loading each case once makes every later frame look-up O(
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 from DTCSegmentationLib.errors import DTCError
+from DTCSegmentationLib.preprocessing import fit_frame, fit_mask
 from DTCSegmentationLib.sequence_io import read_sequence
 from DTCSegmentationLib.sequence_io.image_folder import read_image
 
@@ -36,39 +36,12 @@ class CaseArrays:
         return len(self.frames)
 
 
-def to_training_frame(frame: np.ndarray, size: Tuple[int, int], channels: int) -> np.ndarray:
-    """Raw frame ``(h, w[, c])`` of any integer dtype -> ``(H, W)`` or ``(H, W, 3)`` uint8 at ``size = (H, W)``.
-
-    16-bit frames are scaled by their dtype range (not by their own maximum, which would
-    change from frame to frame and inject flicker).
-    """
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8:
-        if np.issubdtype(frame.dtype, np.integer):
-            frame = (frame.astype(np.float32) / np.iinfo(frame.dtype).max * 255.0)
-        frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
-    if frame.ndim == 3 and frame.shape[2] == 4:
-        frame = frame[..., :3]
-    if channels == 1 and frame.ndim == 3:
-        frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    elif channels == 3 and frame.ndim == 2:
-        frame = np.repeat(frame[..., None], 3, axis=2)
-    height, width = size
-    if frame.shape[:2] != (height, width):
-        frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-    return frame
-
-
-def to_training_mask(mask: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+def to_training_mask(mask: np.ndarray, size: Tuple[int, int], mode: str = "resize") -> np.ndarray:
     """Label image ``(h, w[, c])`` -> ``(H, W)`` uint8 in {0, 1} at ``size`` (any non-zero is prostate)."""
     mask = np.asarray(mask)
     if mask.ndim == 3:
         mask = mask.max(axis=2)
-    mask = (mask > 0).astype(np.uint8)
-    height, width = size
-    if mask.shape != (height, width):
-        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
-    return mask
+    return fit_mask((mask > 0).astype(np.uint8), size, mode)
 
 
 def _read_frames(source) -> Sequence[np.ndarray]:
@@ -77,13 +50,16 @@ def _read_frames(source) -> Sequence[np.ndarray]:
     return list(read_sequence(source).frames)
 
 
-def load_case(case: Case, size: Tuple[int, int], channels: int = 1) -> CaseArrays:
+def load_case(case: Case, size: Tuple[int, int], channels: int = 1, mode: str = "resize") -> CaseArrays:
     """Read a case's frames and masks and bring them to the training ``size = (H, W)``.
+
+    Frames go through the same :func:`~DTCSegmentationLib.preprocessing.fit_frame` as at
+    inference, so the network sees identical inputs in training and in use.
 
     Raises:
         DTCError: a file cannot be read, or frames and masks disagree in number.
     """
-    frames = np.stack([to_training_frame(f, size, channels) for f in _read_frames(case.frames)])
+    frames = np.stack([fit_frame(f, size, channels, mode)[0] for f in _read_frames(case.frames)])
     masks = np.zeros(frames.shape[:3], np.uint8)
     labelled = np.zeros(len(frames), bool)
     if case.masks is not None:
@@ -101,6 +77,6 @@ def load_case(case: Case, size: Tuple[int, int], channels: int = 1) -> CaseArray
                 raise DTCError(f"case {case.id!r} labels frame {index} but has {len(raw)} frames.",
                                fix="Fix labelled_frames in the manifest.")
             if raw[index] is not None:
-                masks[index] = to_training_mask(raw[index], size)
+                masks[index] = to_training_mask(raw[index], size, mode)
                 labelled[index] = True
     return CaseArrays(case=case, frames=frames, masks=masks, labelled=labelled)

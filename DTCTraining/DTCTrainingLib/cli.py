@@ -13,7 +13,7 @@ from DTCSegmentationLib import __version__
 from DTCSegmentationLib.commands import COMMAND_MODULES as SEGMENTATION_COMMANDS
 from DTCSegmentationLib.errors import DTCError
 
-TRAINING_COMMANDS: tuple = ()
+from DTCTrainingLib.commands import COMMAND_MODULES as TRAINING_COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:

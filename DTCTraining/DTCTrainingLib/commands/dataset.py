@@ -1,0 +1,44 @@
+"""``dtc dataset check|simulate``: validate a training-data folder, or make a simulated one."""
+
+import json
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("dataset", help="check a training-data folder or simulate one")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = actions.add_parser("check", help="validate a manifest / TRUS-V / SUN-SEG folder and read every case")
+    check.add_argument("folder", type=Path)
+    check.add_argument("--val", action="append", default=[], help="validation patient/case (TRUS-V, SUN-SEG)")
+    check.add_argument("--test", action="append", default=[], help="test patient/case (TRUS-V, SUN-SEG)")
+    check.set_defaults(func=run_check)
+    simulate = actions.add_parser("simulate", help="write a training-data folder of simulated TRUS sweeps")
+    simulate.add_argument("--out", type=Path, required=True)
+    simulate.add_argument("--cases", type=int, default=8)
+    simulate.add_argument("--frames", type=int, default=40)
+    simulate.add_argument("--size", default="256x448", metavar="HxW")
+    simulate.add_argument("--labelled-every", type=int, default=1, help="annotate every K-th frame (sparse labels)")
+    simulate.add_argument("--val-cases", type=int, default=2)
+    simulate.add_argument("--test-cases", type=int, default=0)
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--difficulty", default="default")
+    simulate.add_argument("--overwrite", action="store_true")
+    simulate.set_defaults(func=run_simulate)
+
+
+def run_check(args) -> int:
+    from ..dataset_check import check_dataset
+
+    report = check_dataset(args.folder, args.val, args.test)
+    print(json.dumps(report, indent=2))
+    return 0 if not report["problems"] else 2
+
+
+def run_simulate(args) -> int:
+    from ..simulated_dataset import make_simulated_dataset
+
+    height, width = (int(v) for v in args.size.lower().split("x"))
+    path = make_simulated_dataset(args.out, args.cases, args.frames, height, width, args.labelled_every,
+                                  args.val_cases, args.test_cases, args.seed, args.difficulty, args.overwrite)
+    print(json.dumps({"manifest": str(path)}))
+    return 0

@@ -97,3 +97,10 @@ def apply_to_flow(transform: ClipTransform, flow: np.ndarray) -> np.ndarray:
     moved = cv2.warpAffine(flow, transform.matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     linear = transform.matrix[:, :2].astype(np.float32)
     return (moved.reshape(-1, 2) @ linear.T).reshape(height, width, 2)
+
+
+def apply_to_logits(transform: ClipTransform, logits: np.ndarray, outside: float = -20.0) -> np.ndarray:
+    """Move a float logit map ``(H, W)`` with the geometric part; uncovered pixels become confident background."""
+    height, width = logits.shape[:2]
+    return cv2.warpAffine(logits, transform.matrix, (width, height), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=outside)

@@ -80,6 +80,7 @@ class StudentConfig:
     foreground_quantile: float = 0.7
     binarize_warped: bool = True
     flow_method: str = "farneback"
+    cache_teacher: bool = True  # teacher logits computed once per frame instead of every step
     local_tap: str = ""  # empty: the network's registry default
     global_tap: str = ""
 

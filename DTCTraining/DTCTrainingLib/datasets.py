@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 from DTCSegmentationLib.flow import photometric_confidence, valid_mask, warp_previous
 from DTCSegmentationLib.preprocessing import normalize
 
-from .augment import AugmentSettings, apply_to_flow, apply_to_frame, apply_to_mask, sample_transform
+from .augment import AugmentSettings, apply_to_flow, apply_to_frame, apply_to_logits, apply_to_mask, sample_transform
 from .case_loading import CaseArrays
 from .flow_cache import FlowCache
 
@@ -69,7 +69,8 @@ class VideoClips(Dataset):
         ``flow`` (T-1, 2, H, W) float32 backward flow from frame t to t-1 (pixels);
         ``confidence`` (T-1, 1, H, W) photometric confidence of that flow;
         ``valid`` (T-1, 1, H, W) bool, flow target inside the frame;
-        ``masks`` (T, 1, H, W) and ``labelled`` (T,) for validation only.
+        ``masks`` (T, 1, H, W) and ``labelled`` (T,) for validation only;
+        ``teacher_logits`` (T, 1, H, W) once :meth:`cache_teacher` has run.
     Flow comes from the raw frames through the cache, then follows the augmentation.
     """
 
@@ -88,9 +89,27 @@ class VideoClips(Dataset):
         self.seed = seed
         self.settings = settings
         self.epoch = 0
+        self.teacher_logits: List[np.ndarray] = []
 
     def __len__(self) -> int:
         return len(self.items)
+
+    @torch.no_grad()
+    def cache_teacher(self, teacher: torch.nn.Module, device: torch.device, batch_size: int = 16) -> None:
+        """Run the frozen teacher once on every (un-augmented) frame and keep its logits (float16).
+
+        The teacher never changes, so predicting each frame once replaces one forward pass
+        per training step; the cached logits follow each clip's geometric augmentation,
+        and the teacher sees the clean frame rather than the photometrically augmented one.
+        """
+        teacher.eval()
+        self.teacher_logits = []
+        for case in self.cases:
+            logits = []
+            for start in range(0, len(case), batch_size):
+                images = _to_tensor(case.frames[start:start + batch_size], self.normalization).to(device)
+                logits.append(teacher(images).float()[:, 0].cpu().numpy().astype(np.float16))
+            self.teacher_logits.append(np.concatenate(logits))
 
     def frame_indices(self, index: int) -> List[int]:
         _, start = self.items[index]
@@ -104,20 +123,23 @@ class VideoClips(Dataset):
             self.flow_cache.flow(frames[frame_index], frames[frame_index - self.gap])
 
     def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
-        case = self.cases[self.items[index][0]]
+        case_index = self.items[index][0]
+        case = self.cases[case_index]
         indices = self.frame_indices(index)
         frames = [case.frames[i] for i in indices]
         flows = [self.flow_cache.flow(frames[k], frames[k - 1]) for k in range(1, self.length)]
         masks = [case.masks[i] for i in indices]
+        teacher = [self.teacher_logits[case_index][i].astype(np.float32) for i in indices] if self.teacher_logits else []
         if self.augment:
             transform = sample_transform(sample_rng(self.seed, self.epoch, index), frames[0].shape[:2], self.settings)
             frames = [apply_to_frame(transform, f) for f in frames]
             flows = [apply_to_flow(transform, f) for f in flows]
             masks = [apply_to_mask(transform, m) for m in masks]
+            teacher = [apply_to_logits(transform, t) for t in teacher]
         confidence = [photometric_confidence(frames[k], warp_previous(frames[k - 1], flows[k - 1]))
                       for k in range(1, self.length)]
         valid = [valid_mask(f) for f in flows]
-        return {
+        item = {
             "frames": _to_tensor(np.stack(frames), self.normalization),
             "flow": torch.from_numpy(np.stack(flows).transpose(0, 3, 1, 2).copy()),
             "confidence": torch.from_numpy(np.stack(confidence)[:, None]),
@@ -125,3 +147,6 @@ class VideoClips(Dataset):
             "masks": torch.from_numpy(np.stack(masks)[:, None].astype(np.float32)),
             "labelled": torch.from_numpy(case.labelled[indices].copy()),
         }
+        if teacher:
+            item["teacher_logits"] = torch.from_numpy(np.stack(teacher)[:, None])
+        return item

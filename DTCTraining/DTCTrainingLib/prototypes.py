@@ -26,7 +26,10 @@ def adaptive_threshold(probabilities: torch.Tensor, quantile: float = 0.7) -> to
         A scalar tensor (no gradient).
     """
     flat = probabilities.detach().flatten(1).float()
-    return torch.quantile(flat, quantile, dim=1).mean()
+    # kthvalue is a selection, not a full sort like torch.quantile: the same value for a
+    # quantile that falls on a sample, at a fraction of the cost on 10^5 pixels per frame.
+    k = max(1, min(flat.shape[1], int(round(quantile * (flat.shape[1] - 1))) + 1))
+    return flat.kthvalue(k, dim=1).values.mean()
 
 
 def masked_prototype(features: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

@@ -11,7 +11,7 @@ from typing import Dict, Optional
 # Distribution names, in the order a user should install them.
 REQUIRED_DISTRIBUTIONS = (
     "torch", "numpy", "opencv-python-headless", "SimpleITK", "pynrrd", "pydicom", "tqdm", "monai", "safetensors",
-    "onnx", "onnxruntime",
+    "onnx", "onnxruntime", "matplotlib",
 )
 
 

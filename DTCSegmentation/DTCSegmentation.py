@@ -14,7 +14,7 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleWidget,
 )
 
-from DTCSegmentationLib.dependencies import dependency_report
+from DTCSegmentationLib.dependencies import dependency_status_text
 
 
 class DTCSegmentation(ScriptedLoadableModule):
@@ -54,7 +54,7 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
 
     def dependencyStatusText(self):
         """One line per required package: name, installed version or 'missing'."""
-        return "\n".join(f"{name}: {version or 'missing'}" for name, version in dependency_report().items())
+        return dependency_status_text()
 
 
 class DTCSegmentationTest(ScriptedLoadableModuleTest):

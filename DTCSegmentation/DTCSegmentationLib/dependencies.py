@@ -26,3 +26,8 @@ def installed_version(distribution: str) -> Optional[str]:
 def dependency_report() -> Dict[str, Optional[str]]:
     """``{distribution: version or None}`` for every package the library needs."""
     return OrderedDict((name, installed_version(name)) for name in REQUIRED_DISTRIBUTIONS)
+
+
+def dependency_status_text() -> str:
+    """One line per required package, ``name: version`` or ``name: missing``, for the Slicer panels."""
+    return "\n".join(f"{name}: {version or 'missing'}" for name, version in dependency_report().items())

@@ -4,11 +4,7 @@ import json
 from pathlib import Path
 
 from ..export import EXPORT_FORMATS
-
-
-def _size(text: str):
-    height, width = (int(v) for v in text.lower().split("x"))
-    return height, width
+from .arguments import frame_size
 
 
 def register(subparsers) -> None:
@@ -22,7 +18,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output file")
     parser.add_argument("--architecture", help="network of a plain state dict (e.g. fast_unet, unet)")
     parser.add_argument("--arguments", type=json.loads, default={}, help='network arguments as JSON, e.g. \'{"features": [16, 32, 64, 128]}\'')
-    parser.add_argument("--input-size", type=_size, default=(256, 448), metavar="HxW")
+    parser.add_argument("--input-size", type=frame_size, default=(256, 448), metavar="HxW")
     parser.add_argument("--in-channels", type=int, choices=(1, 3), default=1)
     parser.add_argument("--overwrite", action="store_true")
     parser.set_defaults(func=run)

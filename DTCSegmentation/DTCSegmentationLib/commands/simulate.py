@@ -1,18 +1,11 @@
 """``dtc simulate``: write simulated TRUS recordings with exact masks."""
 
-import argparse
 import json
 from pathlib import Path
 
+from .arguments import frame_size
+
 FORMATS = {"seq.nrrd": ".seq.nrrd", "nii.gz": ".nii.gz", "nii": ".nii", "png": "", "mp4": ".mp4"}
-
-
-def _size(text: str):
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH, e.g. 256x448, got {text!r}") from None
-    return height, width
 
 
 def register(subparsers) -> None:
@@ -25,7 +18,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--view", choices=("axial", "sagittal", "both"), default="axial")
     parser.add_argument("--frames", type=int, default=60, help="frames per view (default 60)")
-    parser.add_argument("--size", type=_size, default=(256, 448), metavar="HxW", help="frame size (default 256x448)")
+    parser.add_argument("--size", type=frame_size, default=(256, 448), metavar="HxW", help="frame size (default 256x448)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same recording bit for bit")
     parser.add_argument("--difficulty", choices=tuple(DIFFICULTIES), default="default")
     parser.add_argument("--frame-rate", type=float, default=20.0, help="frames per second (default 20)")

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+from DTCSegmentationLib.commands.arguments import frame_size
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("dataset", help="check a training-data folder or simulate one")
@@ -16,7 +18,7 @@ def register(subparsers) -> None:
     simulate.add_argument("--out", type=Path, required=True)
     simulate.add_argument("--cases", type=int, default=8)
     simulate.add_argument("--frames", type=int, default=40)
-    simulate.add_argument("--size", default="256x448", metavar="HxW")
+    simulate.add_argument("--size", type=frame_size, default=(256, 448), metavar="HxW")
     simulate.add_argument("--labelled-every", type=int, default=1, help="annotate every K-th frame (sparse labels)")
     simulate.add_argument("--val-cases", type=int, default=2)
     simulate.add_argument("--test-cases", type=int, default=0)
@@ -37,7 +39,7 @@ def run_check(args) -> int:
 def run_simulate(args) -> int:
     from ..simulated_dataset import make_simulated_dataset
 
-    height, width = (int(v) for v in args.size.lower().split("x"))
+    height, width = args.size
     path = make_simulated_dataset(args.out, args.cases, args.frames, height, width, args.labelled_every,
                                   args.val_cases, args.test_cases, args.seed, args.difficulty, args.overwrite)
     print(json.dumps({"manifest": str(path)}))

@@ -14,9 +14,11 @@ Conventions used across the project:
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Sequence, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
+
+from .errors import SequenceReadError
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 
@@ -178,8 +180,6 @@ class SequenceReader:
         """Load every frame into one :class:`FrameSequence`."""
         frames = list(self)
         if not frames:
-            from .errors import SequenceReadError
-
             raise SequenceReadError("holds no frames.", self.path, "Check that the recording is not empty.")
         times = self.frame_times
         if times is None or len(times) != len(frames):
@@ -196,10 +196,3 @@ class SequenceReader:
         self.close()
         return False
 
-
-def stack_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
-    """Stack ``T`` frames ``(H, W[, C])`` into ``(T, H, W[, C])``, checking they share a shape."""
-    shapes = {np.shape(f) for f in frames}
-    if len(shapes) != 1:
-        raise ValueError(f"frames differ in shape: {sorted(shapes)}")
-    return np.stack(frames)

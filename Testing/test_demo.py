@@ -22,6 +22,8 @@ def test_demo_outputs(tmp_path, capsys):
     for key in ("frames", "masks", "true_masks", "overlay"):
         assert len(read_sequence(report[key])) == 5
     assert (tmp_path / "demo" / "axial_consistency.png").stat().st_size > 10_000
+    if report["scene"].endswith(".mrb"):  # written whenever Slicer's MRML (slicer-core) is installed
+        assert (tmp_path / "demo" / "axial_scene.mrb").stat().st_size > 10_000
     assert 0.0 <= report["mean_dice"] <= 1.0 and 0.0 <= report["raw_consistency"] <= 1.0
     assert main(["demo", "--model", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "x")]) == 2
 

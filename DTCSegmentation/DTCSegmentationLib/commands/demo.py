@@ -10,7 +10,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="segment a held-out simulated TRUS sweep with the default model",
         description="Simulate held-out TRUS sweeps (seeds never used in training), segment them with the default "
-                    "model, and write frames, predicted and true masks, an overlay video and a consistency plot.",
+                    "model, and write frames, predicted and true masks, an overlay video, a consistency plot and a "
+                    "Slicer scene bundle (.mrb, with the [mrml] extra) that opens with playback ready.",
     )
     parser.add_argument("--out", type=Path, default=Path("dtc_demo"), help="output folder (default ./dtc_demo)")
     parser.add_argument("--model", type=Path, help="model file (default: the model shipped with DTC)")
@@ -67,6 +68,15 @@ def run(args) -> int:
              "flow-compensated consistency": compensated["consistency"], "flow-compensated mask Dice": compensated["dice"]},
             title=f"{view} sweep (seed {args.seed + offset}): per-frame accuracy and temporal consistency",
             overwrite=args.overwrite)
+        try:
+            from ..mrml import bundle_recording
+
+            written["scene"] = bundle_recording(
+                f"{prefix}_scene.mrb", images,
+                [FrameSequence(predicted, images.geometry, images.frame_times), truth], ["DTC masks", "true masks"],
+                overwrite=args.overwrite)
+        except DTCError as error:  # no MRML libraries: everything else is still useful
+            written["scene"] = f"not written: {error}"
         report[view] = {key: str(value) for key, value in written.items()}
         report[view].update({"mean_dice": round(float(dice.mean()), 4),
                              **{k: round(v, 4) for k, v in summary(raw, compensated).items()}})

@@ -140,3 +140,14 @@ def test_pseudo_labels_carry_no_gradient_use_eval_mode_and_restore_the_mode():
 def test_pseudo_labels_refuse_unknown_transforms():
     with pytest.raises(ValueError, match="hflip"):
         equivariance_pseudo_labels(TinyNet(), torch.randn(1, 1, 8, 8), ("shear",))
+
+
+def test_hard_dice_target_stops_soft_pseudo_labels_from_growing_the_mask():
+    target = torch.full((1, 1, 20, 20), 0.35)
+    target[..., 5:15, 5:15] = 0.9  # a soft pseudo-label: confident gland, unsure surroundings
+    def background_gradient(hard):
+        logits = torch.zeros(1, 1, 20, 20, requires_grad=True)
+        bce_dice_loss(logits, target, bce_weight=0.0, hard_dice_target=hard).backward()
+        return logits.grad[0, 0, 0, 0].item()
+    assert background_gradient(hard=False) < 0  # soft Dice: raising background lowers the loss
+    assert background_gradient(hard=True) > 0  # hard Dice: background pushed down

@@ -77,6 +77,7 @@ class StudentConfig:
     weight_prototype: float = 0.1
     kd_temperature: float = 4.0
     pseudo_label_transforms: List[str] = field(default_factory=lambda: ["hflip"])
+    hard_pseudo_dice: bool = True  # Dice against binarised pseudo-labels (soft ones make the mask grow)
     foreground_quantile: float = 0.7
     binarize_warped: bool = True
     flow_method: str = "farneback"

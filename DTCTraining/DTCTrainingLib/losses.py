@@ -20,16 +20,22 @@ def soft_dice_loss(probabilities: torch.Tensor, target: torch.Tensor, smooth: fl
     return DiceLoss(smooth_nr=smooth, smooth_dr=smooth, reduction="mean")(probabilities, target)
 
 
-def bce_dice_loss(logits: torch.Tensor, target: torch.Tensor, bce_weight: float = 0.5) -> torch.Tensor:
+def bce_dice_loss(logits: torch.Tensor, target: torch.Tensor, bce_weight: float = 0.5,
+                  hard_dice_target: bool = False) -> torch.Tensor:
     """The supervised loss of the paper: ``bce_weight * BCE(logits, target) + (1 - soft Dice)``.
 
     Args:
         logits: ``(B, 1, H, W)`` raw network outputs.
         target: ``(B, 1, H, W)`` labels or soft targets in [0, 1].
+        hard_dice_target: compute the Dice term against ``target > 0.5`` (BCE keeps the soft
+            target).  Soft Dice against a soft target rewards raising the prediction wherever
+            the target exceeds about half the current Dice, so self-training on its own soft
+            pseudo-labels grows the mask epoch after epoch; a hard Dice target does not.
     """
     target = target.to(logits.dtype)
     bce = F.binary_cross_entropy_with_logits(logits, target)
-    return bce_weight * bce + soft_dice_loss(torch.sigmoid(logits), target)
+    dice_target = (target > 0.5).to(logits.dtype) if hard_dice_target else target
+    return bce_weight * bce + soft_dice_loss(torch.sigmoid(logits), dice_target)
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 4.0) -> torch.Tensor:

@@ -285,7 +285,7 @@ class Trainer:
                 teacher_logits = self.teacher(images).float()
         with FeatureTaps(self.model, {"local": self.info.local_tap, "global": self.info.global_tap}) as taps:
             logits = self.network(images).float()
-        segmentation = bce_dice_loss(logits, pseudo)
+        segmentation = bce_dice_loss(logits, pseudo, hard_dice_target=student.hard_pseudo_dice)
         distillation = distillation_loss(logits, teacher_logits, student.kd_temperature)
         probabilities = torch.sigmoid(logits).unflatten(0, (size, length))
         local = taps.features["local"].float().unflatten(0, (size, length))

@@ -5,5 +5,5 @@ set -euo pipefail
 work="${1:-build/default_model}"
 dtc dataset simulate --out "$work/data" --cases 10 --frames 48 --labelled-every 2 --val-cases 2 --seed 100 --overwrite
 dtc train teacher --data "$work/data" --out "$work/run" --set seed=100 --set optim.epochs=16 --set optim.patience=6
-dtc train student --data "$work/data" --out "$work/run" --set seed=100 --set optim.epochs=6 --set optim.patience=3 \
-    --set optim.lr=0.0003
+dtc train student --data "$work/data" --out "$work/run" --set seed=100 --set optim.epochs=8 --set optim.patience=3 \
+    --set optim.lr=0.00003

@@ -1,8 +1,8 @@
 """MRML adapter: frame sequences <-> Slicer volume sequences, sequence browsers and scene bundles.
 
-Only MRML classes and ``slicer.util`` array helpers are used - never ``slicer.app`` or the
-implicit application scene, and no Qt - so this runs inside Slicer (with the scene passed
-in) and headless on the ``slicer-core`` wheel (``pip install slicer-dtc[mrml]``).
+Only MRML classes and ``slicer.util`` array helpers are used - never the application object
+or its implicit scene, and no Qt - so this runs inside Slicer (with the scene passed in) and
+headless on the ``slicer-core`` wheel (``pip install slicer-dtc[mrml]``).
 """
 
 import shutil

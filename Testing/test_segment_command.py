@@ -67,3 +67,11 @@ def test_export_imports_a_plain_state_dict(tmp_path, capsys):
     assert main(["export", str(tmp_path / "w.pth"), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
     assert "--architecture" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "w.safetensors"), "--format", "torchscript", "--out", str(tmp_path / "w.pt")]) == 0
+
+
+def test_segment_uses_the_shipped_model_by_default(tmp_path, inputs, capsys):
+    _, recording, geometry = inputs
+    assert main(["segment", str(recording), "--out", str(tmp_path / "default")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["model"].endswith("dtc_default.safetensors")
+    assert read_sequence(summary["masks"]).geometry.isclose(geometry)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces Resources/Models/dtc_student_default.safetensors (see MODEL_CARD.md) on CPU.
+# Reproduces Resources/Models/dtc_default.safetensors (see MODEL_CARD.md) on CPU:
+# it is WORK_DIR/run/teacher.safetensors. The student stage runs too; it does not ship yet.
 # Usage: bash Resources/Models/train_default_model.sh [WORK_DIR]   (about 30 minutes on 2 cores)
 set -euo pipefail
 work="${1:-build/default_model}"

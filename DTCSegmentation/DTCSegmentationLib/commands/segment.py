@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 
 def default_model_path() -> Path:
     """The model shipped with the extension (``Resources/`` at the repository / extension root)."""
-    return Path(__file__).resolve().parents[3] / "Resources" / "Models" / "dtc_student_default.safetensors"
+    return Path(__file__).resolve().parents[3] / "Resources" / "Models" / "dtc_default.safetensors"
 
 
 def _stem(path: Path) -> str:

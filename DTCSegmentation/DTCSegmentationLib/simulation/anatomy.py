@@ -137,18 +137,20 @@ class Anatomy:
                 wall = np.clip(1.0 - np.abs(d - 1.6) / 0.5, 0, 1) * (rho < 1.0)
             echo = echo * (1.0 - 0.8 * lumen) + 0.5 * wall
         if self.view == "sagittal":
-            echo = self._sagittal_structures(x, y, echo, texture)
+            echo = self._sagittal_structures(x, y, echo, texture, rho)
         # Rectal wall against the probe: mucosa (bright), muscularis (dark), serosa (bright).
         layers = (1.6 * np.exp(-((probe_depth - 0.6) / 0.5) ** 2) - 0.45 * np.exp(-((probe_depth - 1.9) / 0.6) ** 2)
                   + 1.1 * np.exp(-((probe_depth - 3.2) / 0.6) ** 2))
         echo = echo * (1.0 + layers)
         return np.maximum(echo, 0.01).astype(np.float32)
 
-    def _sagittal_structures(self, x, y, echo, texture):
+    def _sagittal_structures(self, x, y, echo, texture, rho):
         bx, by, brx, bry = self.bladder
         d = np.hypot((x - bx) / brx, (y - by) / bry)
-        lumen = np.clip((1.0 - d) / 0.08, 0, 1)
-        wall = np.clip(1.0 - np.abs(d - 1.04) / 0.06, 0, 1)
+        # The gland indents the bladder base: the bladder never covers gland tissue or its capsule.
+        outside_gland = np.clip((rho - 1.05) / 0.1, 0, 1)
+        lumen = np.clip((1.0 - d) / 0.08, 0, 1) * outside_gland
+        wall = np.clip(1.0 - np.abs(d - 1.04) / 0.06, 0, 1) * outside_gland
         echo = echo * (1.0 - 0.995 * lumen) + 0.9 * wall
         vx, vy, vrx, vry = self.vesicle
         d = np.hypot((x - vx) / vrx, (y - vy) / vry)

@@ -29,3 +29,12 @@ def test_simulated_dataset_checks_clean_and_a_broken_case_is_reported(tmp_path, 
 def test_train_command_without_data_is_explained(tmp_path, capsys):
     assert main(["train", "teacher", "--out", str(tmp_path)]) == 2
     assert "--data" in capsys.readouterr().err
+
+
+def test_simulated_dataset_with_a_relative_output_path(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["dataset", "simulate", "--out", "nested/data", "--cases", "2", "--frames", "2", "--size", "32x48",
+                 "--val-cases", "1"]) == 0
+    capsys.readouterr()
+    assert main(["dataset", "check", "nested/data"]) == 0
+    assert json.loads(capsys.readouterr().out)["problems"] == []

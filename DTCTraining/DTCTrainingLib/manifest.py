@@ -87,7 +87,10 @@ class Manifest:
         def relative(path):
             if isinstance(path, tuple):
                 return [None if p is None else relative(p) for p in path]
-            return Path(path).relative_to(self.root).as_posix() if Path(path).is_absolute() else Path(path).as_posix()
+            try:
+                return Path(path).relative_to(self.root).as_posix()
+            except ValueError:  # outside the root: kept as given
+                return Path(path).as_posix()
 
         cases = []
         for case in self.cases:

@@ -56,3 +56,11 @@ def test_bad_files_name_the_file(tmp_path):
 def test_every_field_is_listed_once():
     names = [name for name, _ in config_fields()]
     assert len(names) == len(set(names)) and "student.weight_consistency" in names and "seed" in names
+
+
+def test_choices_are_checked():
+    with pytest.raises(ConfigError, match="pseudo_label_source"):
+        load_config(overrides=["student.pseudo_label_source=oracle"])
+    with pytest.raises(ConfigError, match="flow_method"):
+        load_config(overrides=["student.flow_method=raft"])
+    assert load_config(overrides=["student.pseudo_label_source=teacher"]).student.pseudo_label_source == "teacher"

@@ -110,3 +110,10 @@ def test_two_process_ddp_ends_with_identical_weights_on_both_ranks(dataset, tmp_
     model = load_model(run_dir / "teacher.safetensors")[0]
     model.load_state_dict(torch.load(str(run_dir / "teacher_checkpoint.pt"), weights_only=True)["model"])
     assert weights_digest(model) + "\n" == digests[0]  # the checkpoint rank 0 wrote holds those weights
+
+
+def test_student_with_teacher_pseudo_labels(dataset, teacher_run, tmp_path):
+    _, teacher = teacher_run
+    path = train("student", config_for(dataset, "optim.epochs=1", "student.pseudo_label_source=teacher"), tmp_path,
+                 teacher=teacher)
+    assert load_model(path)[1].provenance["config"]["student"]["pseudo_label_source"] == "teacher"

@@ -277,7 +277,8 @@ class Trainer:
         frames = batch["frames"].to(self.device)
         size, length = frames.shape[0], frames.shape[1]
         images = frames.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        pseudo = equivariance_pseudo_labels(self.model, images, student.pseudo_label_transforms)
+        labeller = self.teacher if student.pseudo_label_source == "teacher" else self.model
+        pseudo = equivariance_pseudo_labels(labeller, images, student.pseudo_label_transforms)
         if "teacher_logits" in batch:
             teacher_logits = batch["teacher_logits"].to(self.device).flatten(0, 1)
         else:

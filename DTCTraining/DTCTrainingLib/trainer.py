@@ -35,6 +35,7 @@ from DTCSegmentationLib.errors import DTCError
 from DTCSegmentationLib.flow import FlowSettings, warp_tensor
 from DTCSegmentationLib.model_file import ModelInfo, load_model, save_model
 from DTCSegmentationLib.networks import FeatureTaps
+from DTCSegmentationLib.preprocessing import normalize
 
 from .case_loading import CaseArrays, load_case
 from .config import TrainingConfig
@@ -345,8 +346,6 @@ class Trainer:
         self.model.eval()
         scores: List[float] = []
         normalization = self.info.normalization
-        from DTCSegmentationLib.preprocessing import normalize
-
         for case in self.val_cases:
             indices = np.flatnonzero(case.labelled)
             for start in range(0, len(indices), 16):

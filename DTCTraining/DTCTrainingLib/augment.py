@@ -100,7 +100,8 @@ def apply_to_flow(transform: ClipTransform, flow: np.ndarray) -> np.ndarray:
 
 
 def apply_to_logits(transform: ClipTransform, logits: np.ndarray, outside: float = -20.0) -> np.ndarray:
-    """Move a float logit map ``(H, W)`` with the geometric part; uncovered pixels become confident background."""
+    """Move a float map ``(H, W)`` (logits, or probabilities with ``outside=0``) with the geometric part;
+    uncovered pixels become confident background."""
     height, width = logits.shape[:2]
     return cv2.warpAffine(logits, transform.matrix, (width, height), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=outside)

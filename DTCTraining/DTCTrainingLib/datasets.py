@@ -70,7 +70,8 @@ class VideoClips(Dataset):
         ``confidence`` (T-1, 1, H, W) photometric confidence of that flow;
         ``valid`` (T-1, 1, H, W) bool, flow target inside the frame;
         ``masks`` (T, 1, H, W) and ``labelled`` (T,) for validation only;
-        ``teacher_logits`` (T, 1, H, W) once :meth:`cache_teacher` has run.
+        ``teacher_logits`` (T, 1, H, W) once :meth:`cache_teacher` has run, and
+        ``teacher_pseudo`` (T, 1, H, W) teacher pseudo-labels if it cached those.
     Flow comes from the raw frames through the cache, then follows the augmentation.
     """
 
@@ -90,26 +91,37 @@ class VideoClips(Dataset):
         self.settings = settings
         self.epoch = 0
         self.teacher_logits: List[np.ndarray] = []
+        self.teacher_pseudo: List[np.ndarray] = []
 
     def __len__(self) -> int:
         return len(self.items)
 
     @torch.no_grad()
-    def cache_teacher(self, teacher: torch.nn.Module, device: torch.device, batch_size: int = 16) -> None:
-        """Run the frozen teacher once on every (un-augmented) frame and keep its logits (float16).
+    def cache_teacher(self, teacher: torch.nn.Module, device: torch.device, batch_size: int = 16,
+                      pseudo_label_transforms: Sequence[str] = ()) -> None:
+        """Run the frozen teacher once on every (un-augmented) frame and keep its outputs (float16).
 
         The teacher never changes, so predicting each frame once replaces one forward pass
-        per training step; the cached logits follow each clip's geometric augmentation,
-        and the teacher sees the clean frame rather than the photometrically augmented one.
+        per training step; the cached maps follow each clip's geometric augmentation, and
+        the teacher sees the clean frame rather than the photometrically augmented one.
+        With ``pseudo_label_transforms`` the teacher's equivariance pseudo-labels are cached
+        too (for ``student.pseudo_label_source = teacher``).
         """
+        from .pseudo_labels import equivariance_pseudo_labels
+
         teacher.eval()
-        self.teacher_logits = []
+        self.teacher_logits, self.teacher_pseudo = [], []
         for case in self.cases:
-            logits = []
+            logits, pseudo = [], []
             for start in range(0, len(case), batch_size):
                 images = _to_tensor(case.frames[start:start + batch_size], self.normalization).to(device)
                 logits.append(teacher(images).float()[:, 0].cpu().numpy().astype(np.float16))
+                if pseudo_label_transforms:
+                    labels = equivariance_pseudo_labels(teacher, images, pseudo_label_transforms)
+                    pseudo.append(labels[:, 0].cpu().numpy().astype(np.float16))
             self.teacher_logits.append(np.concatenate(logits))
+            if pseudo:
+                self.teacher_pseudo.append(np.concatenate(pseudo))
 
     def frame_indices(self, index: int) -> List[int]:
         _, start = self.items[index]
@@ -130,12 +142,14 @@ class VideoClips(Dataset):
         flows = [self.flow_cache.flow(frames[k], frames[k - 1]) for k in range(1, self.length)]
         masks = [case.masks[i] for i in indices]
         teacher = [self.teacher_logits[case_index][i].astype(np.float32) for i in indices] if self.teacher_logits else []
+        pseudo = [self.teacher_pseudo[case_index][i].astype(np.float32) for i in indices] if self.teacher_pseudo else []
         if self.augment:
             transform = sample_transform(sample_rng(self.seed, self.epoch, index), frames[0].shape[:2], self.settings)
             frames = [apply_to_frame(transform, f) for f in frames]
             flows = [apply_to_flow(transform, f) for f in flows]
             masks = [apply_to_mask(transform, m) for m in masks]
             teacher = [apply_to_logits(transform, t) for t in teacher]
+            pseudo = [apply_to_logits(transform, p, outside=0.0) for p in pseudo]
         confidence = [photometric_confidence(frames[k], warp_previous(frames[k - 1], flows[k - 1]))
                       for k in range(1, self.length)]
         valid = [valid_mask(f) for f in flows]
@@ -149,4 +163,6 @@ class VideoClips(Dataset):
         }
         if teacher:
             item["teacher_logits"] = torch.from_numpy(np.stack(teacher)[:, None])
+        if pseudo:
+            item["teacher_pseudo"] = torch.from_numpy(np.stack(pseudo)[:, None])
         return item

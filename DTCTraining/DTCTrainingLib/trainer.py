@@ -208,7 +208,9 @@ class Trainer:
                                 "Add longer recordings or lower data.clip_length.")
         dataset.precompute_flows(lambda pairs: self.progress(pairs, desc="optical flow (once)", unit="pair"))
         if config.student.cache_teacher:
-            dataset.cache_teacher(self.teacher, self.device)
+            from_teacher = config.student.pseudo_label_source == "teacher"
+            dataset.cache_teacher(self.teacher, self.device,
+                                  pseudo_label_transforms=config.student.pseudo_label_transforms if from_teacher else ())
         return dataset
 
     # ------------------------------------------------------------------ checkpoints
@@ -278,8 +280,11 @@ class Trainer:
         frames = batch["frames"].to(self.device)
         size, length = frames.shape[0], frames.shape[1]
         images = frames.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        labeller = self.teacher if student.pseudo_label_source == "teacher" else self.model
-        pseudo = equivariance_pseudo_labels(labeller, images, student.pseudo_label_transforms)
+        if "teacher_pseudo" in batch:
+            pseudo = batch["teacher_pseudo"].to(self.device).flatten(0, 1)
+        else:
+            labeller = self.teacher if student.pseudo_label_source == "teacher" else self.model
+            pseudo = equivariance_pseudo_labels(labeller, images, student.pseudo_label_transforms)
         if "teacher_logits" in batch:
             teacher_logits = batch["teacher_logits"].to(self.device).flatten(0, 1)
         else:

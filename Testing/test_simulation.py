@@ -129,3 +129,19 @@ def test_bad_settings_are_refused():
         SimulationConfig(view="coronal")
     with pytest.raises(SystemExit):
         main(["simulate", "--size", "big", "--out", "x"])
+
+
+def test_command_refuses_before_writing_anything(tmp_path, capsys):
+    assert main(["simulate", "--size", "20x20", "--out", str(tmp_path / "small")]) == 2
+    assert "too small" in capsys.readouterr().err and not (tmp_path / "small").exists()
+    a_file = tmp_path / "file"
+    a_file.write_text("mine")
+    assert main(["simulate", "--out", str(a_file)]) == 2
+    assert "must be a folder" in capsys.readouterr().err and a_file.read_text() == "mine"
+    # Only the sagittal preview exists: nothing at all may be written, not even the axial outputs.
+    (tmp_path / "sagittal_preview.png").write_bytes(b"keep")
+    assert main(["simulate", "--view", "both", "--frames", "2", "--size", "64x96", "--preview",
+                 "--out", str(tmp_path)]) == 2
+    assert "sagittal_preview.png" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "sagittal_preview.png"]
+    assert (tmp_path / "sagittal_preview.png").read_bytes() == b"keep"

@@ -33,24 +33,39 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
+    from ..atomic import check_writable
     from ..errors import DTCError
     from ..sequence_io import open_writer
-    from ..simulation import SimulationConfig, TrusSimulator, write_preview
+    from ..simulation import MIN_FRAME_SIZE, SimulationConfig, TrusSimulator, write_preview
 
     if args.frames < 1:
         raise DTCError("--frames must be at least 1.", fix="Ask for one frame or more.")
+    height, width = args.size
+    if height < MIN_FRAME_SIZE or width < MIN_FRAME_SIZE:
+        raise DTCError(f"--size {height}x{width} is too small to show the anatomy.",
+                       fix=f"Ask for at least {MIN_FRAME_SIZE}x{MIN_FRAME_SIZE} pixels (the default is 256x448).")
+    if args.out.exists() and not args.out.is_dir():
+        raise DTCError("--out must be a folder, but this is a file.", args.out, "Name a folder to write into.")
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = FORMATS[args.format]
     views = ("axial", "sagittal") if args.view == "both" else (args.view,)
+    outputs = {}
+    for view in views:
+        outputs[view] = (args.out / f"{view}_images{suffix}",
+                         args.out / f"{view}_masks{'.seq.nrrd' if suffix == '.mp4' else suffix}",
+                         args.out / f"{view}_preview.png" if args.preview else None)
+    # Refuse before simulating anything, so a refused run leaves no new outputs behind.
+    for paths in outputs.values():
+        for path in paths:
+            if path is not None:
+                check_writable(path, args.overwrite)
     written = {}
     for offset, view in enumerate(views):
-        height, width = args.size
         config = SimulationConfig(view=view, num_frames=args.frames, height=height, width=width,
                                   seed=args.seed + offset, difficulty=args.difficulty, frame_rate=args.frame_rate)
         simulator = TrusSimulator(config)
         geometry = simulator.scan.frame_geometry
-        images_path = args.out / f"{view}_images{suffix}"
-        masks_path = args.out / f"{view}_masks{'.seq.nrrd' if suffix == '.mp4' else suffix}"
+        images_path, masks_path, preview_path = outputs[view]
         preview_images, preview_masks = [], []
         keep_every = max(1, args.frames // 64)
         events = []
@@ -69,10 +84,10 @@ def run(args) -> int:
                          "dropped_frames": sum(e["dropped_before"] for e in events),
                          "duplicated_frames": sum(e["duplicated"] for e in events),
                          "frames_with_shadows": sum(e["shadows"] > 0 for e in events)}
-        if args.preview:
+        if preview_path is not None:
             import numpy as np
 
-            preview = write_preview(args.out / f"{view}_preview.png", np.stack(preview_images), np.stack(preview_masks),
+            preview = write_preview(preview_path, np.stack(preview_images), np.stack(preview_masks),
                                     label=f"{view} seed {config.seed} {args.difficulty}", overwrite=args.overwrite)
             written[view]["preview"] = str(preview)
     print(json.dumps(written, indent=2))

@@ -12,11 +12,11 @@ Example::
     recording.masks.frames   # (60, 256, 448) uint8, 1 = prostate
 """
 
-from .config import DIFFICULTIES, VIEWS, Difficulty, SimulationConfig
+from .config import DIFFICULTIES, MIN_FRAME_SIZE, VIEWS, Difficulty, SimulationConfig
 from .preview import montage, write_preview
 from .simulator import SimulatedFrame, SimulatedSequence, TrusSimulator, iter_simulation, simulate
 
 __all__ = [
-    "DIFFICULTIES", "VIEWS", "Difficulty", "SimulationConfig", "SimulatedFrame", "SimulatedSequence",
-    "TrusSimulator", "iter_simulation", "simulate", "montage", "write_preview",
+    "DIFFICULTIES", "MIN_FRAME_SIZE", "VIEWS", "Difficulty", "SimulationConfig", "SimulatedFrame",
+    "SimulatedSequence", "TrusSimulator", "iter_simulation", "simulate", "montage", "write_preview",
 ]

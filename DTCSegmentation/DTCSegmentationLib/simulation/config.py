@@ -1,8 +1,10 @@
 """Settings of the TRUS video simulator and its difficulty presets."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Optional
 
 VIEWS = ("axial", "sagittal")
+MIN_FRAME_SIZE = 32  # pixels; smaller frames cannot resolve the gland, capsule and urethra
 
 
 @dataclass(frozen=True)
@@ -76,15 +78,15 @@ class SimulationConfig:
     difficulty: str = "default"
     frame_rate: float = 20.0
     depth_mm: float = 42.0
-    overrides: Difficulty = field(default=None)
+    overrides: Optional[Difficulty] = None
 
     def __post_init__(self):
         if self.view not in VIEWS:
             raise ValueError(f"view must be one of {VIEWS}, got {self.view!r}")
         if self.difficulty not in DIFFICULTIES:
             raise ValueError(f"difficulty must be one of {tuple(DIFFICULTIES)}, got {self.difficulty!r}")
-        if self.num_frames < 1 or self.height < 32 or self.width < 32:
-            raise ValueError("need at least one frame of at least 32 x 32 pixels")
+        if self.num_frames < 1 or min(self.height, self.width) < MIN_FRAME_SIZE:
+            raise ValueError(f"need at least one frame of at least {MIN_FRAME_SIZE} x {MIN_FRAME_SIZE} pixels")
 
     @property
     def settings(self) -> Difficulty:

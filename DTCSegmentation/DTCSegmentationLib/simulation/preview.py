@@ -41,7 +41,8 @@ def write_preview(path: PathLike, images: np.ndarray, masks: Optional[np.ndarray
     """Write :func:`montage` as a PNG (atomically); returns the path."""
     with atomic_output(path, overwrite=overwrite) as temporary:
         picture = cv2.cvtColor(montage(images, masks, label=label), cv2.COLOR_RGB2BGR)
-        if not cv2.imencode(".png", picture)[0]:
-            raise RuntimeError("PNG encoding failed")
-        Path(temporary).write_bytes(cv2.imencode(".png", picture)[1].tobytes())
+        encoded, data = cv2.imencode(".png", picture)
+        if not encoded:
+            raise RuntimeError("OpenCV could not encode the preview montage as PNG")
+        Path(temporary).write_bytes(data.tobytes())
     return Path(path)

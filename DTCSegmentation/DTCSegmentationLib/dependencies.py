@@ -10,8 +10,8 @@ from typing import Dict, Optional
 
 # Distribution names, in the order a user should install them.
 REQUIRED_DISTRIBUTIONS = (
-    "torch", "numpy", "opencv-python-headless", "SimpleITK", "pynrrd", "pydicom", "tqdm", "monai", "safetensors",
-    "onnx", "onnxruntime", "matplotlib",
+    "torch", "numpy", "opencv-python-headless", "SimpleITK", "pynrrd", "pydicom", "nibabel", "tqdm", "monai",
+    "safetensors", "onnx", "onnxruntime", "matplotlib",
 )
 
 

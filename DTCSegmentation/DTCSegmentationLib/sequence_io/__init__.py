@@ -4,7 +4,10 @@
 * :func:`open_writer` streams frames out; :func:`write_sequence` writes a whole sequence.
 
 The format is chosen by the path: see :data:`SUPPORTED_READ_SUFFIXES` and
-:data:`SUPPORTED_WRITE_SUFFIXES`; a folder is a folder of images (PNG when writing).
+:data:`SUPPORTED_WRITE_SUFFIXES`; a folder is a folder of images (PNG when writing); a
+file without a known suffix is tried as DICOM.  Frames come out as stored: ``(H, W)``
+gray or ``(H, W, 3)`` RGB, 8- or 16-bit (or float) as on disk, never rescaled; videos
+whose first frame is gray give gray frames (see :mod:`.video`).
 Every reader and writer raises :class:`~DTCSegmentationLib.errors.SequenceReadError` /
 :class:`~DTCSegmentationLib.errors.SequenceWriteError` naming the file and the fix.
 """
@@ -98,7 +101,8 @@ def open_writer(path: PathLike, geometry: FrameGeometry = FrameGeometry(), kind:
         path: ``*.seq.nrrd``, ``*.nii`` / ``*.nii.gz``, ``*.mp4`` / ``*.avi`` (8-bit images only),
             or a folder path (``frame_00000.png`` ...).
         geometry: placement of every frame (kept by NRRD and NIfTI).
-        kind: ``"image"`` or ``"labelmap"`` (integer label values; Slicer opens it as a labelmap).
+        kind: ``"image"`` or ``"labelmap"``: bool or integer label values 0-255, stored as uint8
+            (Slicer opens a labelmap ``.seq.nrrd`` as labelmap nodes; videos refuse labelmaps).
         frame_rate: frames per second where frame times are not given per frame.
         overwrite: replace an existing output instead of refusing.
     """

@@ -2,9 +2,13 @@
 
 Spacing comes from the ultrasound region calibration (``SequenceOfUltrasoundRegions``,
 ``PhysicalDeltaX/Y`` in cm, converted to mm) or ``PixelSpacing``; frame times from
-``FrameTimeVector`` or ``FrameTime`` (ms).  YBR colour is converted to RGB; colour
-frames whose channels are equal (gray B-mode stored as RGB) are kept as RGB - the caller
-decides.  Compressed transfer syntaxes need the matching pydicom pixel plug-in.
+``FrameTimeVector`` or ``FrameTime`` (ms).  Frames are ``(H, W)`` for MONOCHROME data
+(8- or 16-bit as stored, never rescaled) and ``(H, W, 3)`` RGB for colour: YBR_FULL and
+YBR_FULL_422 are converted to RGB; colour frames whose channels are equal (gray B-mode
+stored as RGB) stay RGB - the caller decides.  Compressed transfer syntaxes need the
+matching pydicom pixel plug-in.  Decoding one frame at a time needs pydicom 3
+(``pydicom.pixels``); with an older pydicom the reader says so instead of loading the
+whole loop.
 """
 
 from pathlib import Path
@@ -13,6 +17,11 @@ from typing import Iterator
 import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
+
+try:
+    from pydicom import pixels
+except ImportError:  # pydicom < 3 (Python 3.9, e.g. Slicer 5.8)
+    pixels = None
 
 from ..errors import SequenceReadError
 from ..sequence import FrameGeometry, SequenceReader, default_frame_times
@@ -39,6 +48,9 @@ class DicomReader(SequenceReader):
 
     def __init__(self, path):
         self.path = Path(path)
+        if pixels is None:
+            raise SequenceReadError(f"cannot be decoded frame by frame with pydicom {pydicom.__version__}.", self.path,
+                                    "Install pydicom 3 or newer (pip install -U 'pydicom>=3', Python 3.10 or newer).")
         try:
             dataset = pydicom.dcmread(str(self.path), stop_before_pixels=True)
         except (InvalidDicomError, OSError, ValueError, EOFError) as error:
@@ -60,19 +72,32 @@ class DicomReader(SequenceReader):
         else:
             frame_time_ms = float(getattr(dataset, "FrameTime", 0) or 0)
             self.frame_times = default_frame_times(self.num_frames, 1000.0 / frame_time_ms if frame_time_ms > 0 else 0.0)
-        self.metadata = {"source": str(self.path), "format": "dicom",
+        syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
+        self._compressed = bool(syntax is not None and syntax.is_compressed)
+        self._one_by_one = str(getattr(dataset, "PhotometricInterpretation", "")) == "YBR_FULL_422" and not self._compressed
+        intervals = np.diff(self.frame_times)
+        rate = 1.0 / float(np.median(intervals)) if len(intervals) and np.median(intervals) > 0 else None
+        self.metadata = {"source": str(self.path), "format": "dicom", "frame_rate": rate,
                          "modality": str(getattr(dataset, "Modality", "")),
                          "photometric_interpretation": str(getattr(dataset, "PhotometricInterpretation", ""))}
 
-    def _iter_frames(self) -> Iterator[np.ndarray]:
-        from pydicom.pixels import iter_pixels
+    def _frames(self) -> Iterator[np.ndarray]:
+        if self._one_by_one:
+            # pydicom 3.0's iter_pixels mis-sizes the third and later frames of uncompressed
+            # YBR_FULL_422 data; reading frame by frame by index is correct and still bounded.
+            for index in range(self.num_frames):
+                yield pixels.pixel_array(str(self.path), index=index)
+        else:
+            yield from pixels.iter_pixels(str(self.path), raw=False)
 
+    def _iter_frames(self) -> Iterator[np.ndarray]:
         try:
-            for frame in iter_pixels(str(self.path), raw=False):
+            for frame in self._frames():
                 if frame.shape != self.frame_shape:
                     frame = frame.reshape(self.frame_shape)
                 yield frame
-        except (InvalidDicomError, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as error:
-            raise SequenceReadError(f"pixel data cannot be decoded ({error}).", self.path,
-                                    "Install the pixel-data plug-in for its compression (pip install pylibjpeg pylibjpeg-libjpeg) "
-                                    "or export it uncompressed.") from None
+        except (InvalidDicomError, OSError, ValueError, EOFError, RuntimeError, NotImplementedError,
+                AttributeError, KeyError) as error:
+            fix = ("Install the pixel-data plug-in for its compression (pip install pylibjpeg pylibjpeg-libjpeg) "
+                   "or export it uncompressed." if self._compressed else _FIX)
+            raise SequenceReadError(f"pixel data cannot be decoded ({error}).", self.path, fix) from None

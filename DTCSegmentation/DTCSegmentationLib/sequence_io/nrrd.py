@@ -1,12 +1,14 @@
 """NRRD and Slicer's ``.seq.nrrd`` volume sequences, read and written frame by frame.
 
 Slicer >= 5.10 writes sequences with the list (time) axis last, so each frame is one
-contiguous block and is streamed; older Slicer wrote it first (frames interleaved),
-which is read whole.  Written files use the list-last layout with the keys Slicer's
-``vtkMRMLVolumeSequenceStorageNode`` reads: ``kinds: domain domain domain list``,
-``axis 3 index values`` (frame times), and ``DataNodeClassName`` so labelmaps load as
-labelmap nodes.  The header is parsed by pynrrd; header writing is ours because the
-frame count is only known after streaming.
+contiguous block and is streamed (raw, or gzip decompressed incrementally); older Slicer
+wrote it first (frames interleaved), which is read whole.  Detached headers (``.nhdr``
+naming one data file) are read too.  Written files carry exactly the header Slicer's
+``vtkMRMLVolumeSequenceStorageNode`` writes: list axis last, ``axis 3 index values``
+(frame times, s), ``labels``/``units`` ``time``/``s`` for the list axis, and
+``DataNodeClassName`` so labelmaps load as labelmap nodes; colour frames are a leading
+``RGB-color`` axis (a vector volume shown in colour).  The header is parsed by pynrrd;
+header writing is ours because the frame count is only known after streaming.
 """
 
 import gzip
@@ -18,7 +20,7 @@ from typing import Iterator, Optional
 import nrrd
 import numpy as np
 
-from ..errors import SequenceReadError
+from ..errors import SequenceReadError, SequenceWriteError
 from ..sequence import FrameGeometry, SequenceReader, default_frame_times
 from .writer import SequenceWriter
 
@@ -26,6 +28,7 @@ _NRRD_TYPES = {
     np.dtype(np.uint8): "unsigned char", np.dtype(np.int8): "signed char",
     np.dtype(np.uint16): "unsigned short", np.dtype(np.int16): "short",
     np.dtype(np.uint32): "unsigned int", np.dtype(np.int32): "int",
+    np.dtype(np.uint64): "unsigned long long int", np.dtype(np.int64): "long long int",
     np.dtype(np.float32): "float", np.dtype(np.float64): "double",
 }
 # Every spelling the NRRD format allows for each type.
@@ -36,6 +39,8 @@ _TYPE_ALIASES = {
     np.int16: ("short", "short int", "signed short", "signed short int", "int16", "int16_t"),
     np.uint32: ("uint", "unsigned int", "uint32", "uint32_t"),
     np.int32: ("int", "signed int", "int32", "int32_t"),
+    np.uint64: ("ulonglong", "unsigned long long", "unsigned long long int", "uint64", "uint64_t"),
+    np.int64: ("longlong", "long long", "long long int", "signed long long", "signed long long int", "int64", "int64_t"),
     np.float32: ("float",),
     np.float64: ("double",),
 }
@@ -43,6 +48,8 @@ _DTYPE_BY_NAME = {alias: np.dtype(dtype) for dtype, aliases in _TYPE_ALIASES.ite
 _VECTOR_KINDS = {"vector", "rgb-color", "rgba-color", "3-color", "4-color", "3-vector", "4-vector", "covariant-vector"}
 _LIST_KINDS = {"list", "time"}
 _DATA_NODE_CLASS = {"image": "vtkMRMLScalarVolumeNode", "labelmap": "vtkMRMLLabelMapVolumeNode"}
+# Slicer writes colour frames as RGB(A)-color, which makes its volume nodes display them as colour.
+_COLOR_KIND = {3: "RGB-color", 4: "RGBA-color"}
 
 
 def _bad(path, message):
@@ -66,13 +73,15 @@ class NrrdReader(SequenceReader):
         except (nrrd.NRRDError, UnicodeDecodeError, ValueError) as error:
             raise _bad(self.path, f"is not a readable NRRD file ({error}).") from None
         self.header = header
-        if header.get("data file"):
-            raise SequenceReadError("stores its data in a separate file, which is not supported.", self.path,
-                                    "Save the sequence as a single .seq.nrrd file (Slicer does by default).")
+        self._data_path = self._data_file(header)
+        if self._data_path != self.path:
+            self._data_offset = 0
         self.encoding = header.get("encoding", "raw").lower()
         if self.encoding not in ("raw", "gzip", "gz"):
             raise SequenceReadError(f"uses '{self.encoding}' encoding; only raw and gzip are supported.", self.path,
                                     "Re-save it from Slicer (gzip or uncompressed).")
+        # Skips are rare enough that pynrrd's whole-file reading handles them.
+        self._skips = int(header.get("line skip", 0) or 0) or int(header.get("byte skip", 0) or 0)
         dtype = _DTYPE_BY_NAME.get(str(header.get("type", "")).lower())
         if dtype is None:
             raise _bad(self.path, f"has pixel type {header.get('type')!r}, which is not supported.")
@@ -82,16 +91,19 @@ class NrrdReader(SequenceReader):
         sizes = [int(s) for s in header["sizes"]]
         kinds = [str(k).lower() for k in header.get("kinds", ["domain"] * len(sizes))]
         self._sizes = sizes
-        self._list_axis = next((i for i, k in enumerate(kinds) if k in _LIST_KINDS), None)
-        for key in header:
-            if key.endswith("index values") and key.startswith("axis "):
-                self._list_axis = int(key.split()[1])
+        list_axis = next((i for i, k in enumerate(kinds) if k in _LIST_KINDS), None)
         vector_axis = next((i for i, k in enumerate(kinds) if k in _VECTOR_KINDS), None)
-        space_axes = [i for i in range(len(sizes)) if i not in (self._list_axis, vector_axis)]
-        if len(space_axes) == 3 and self._list_axis is None and sizes[space_axes[2]] > 1:
-            self._list_axis = space_axes.pop()  # a 3D stack of frames: slices are frames
+        if list_axis is None and vector_axis is not None and kinds[vector_axis] == "vector" \
+                and self.path.name.lower().endswith(".seq.nrrd") and len(sizes) == 4:
+            # Some sequences were saved as "vector domain domain domain"; Slicer reads the
+            # vector axis as the list axis, and so do we.
+            list_axis, vector_axis = vector_axis, None
+        space_axes = [i for i in range(len(sizes)) if i not in (list_axis, vector_axis)]
+        if len(space_axes) == 3 and list_axis is None and sizes[space_axes[2]] > 1:
+            list_axis = space_axes.pop()  # a 3D stack of frames: slices are frames
         if len(space_axes) not in (2, 3) or (len(space_axes) == 3 and sizes[space_axes[2]] != 1):
             raise _bad(self.path, f"has sizes {sizes} and kinds {kinds}; expected 2D frames (optionally over a list axis).")
+        self._list_axis = list_axis
         self._vector_axis = vector_axis
         self._space_axes = space_axes
         width, height = sizes[space_axes[0]], sizes[space_axes[1]]
@@ -99,13 +111,27 @@ class NrrdReader(SequenceReader):
         if channels not in (1, 3, 4):
             raise _bad(self.path, f"has {channels} components per pixel; expected 1 (grayscale) or 3 (RGB).")
         self.frame_shape = (height, width) if channels == 1 else (height, width, channels)
-        self.num_frames = sizes[self._list_axis] if self._list_axis is not None else 1
+        self.num_frames = sizes[list_axis] if list_axis is not None else 1
         self.geometry = self._geometry(header, space_axes)
         self.frame_times = self._times(header)
         self.metadata = {"source": str(self.path), "format": "nrrd",
                          "data_node_class": header.get("DataNodeClassName", ""),
-                         "list_axis": "none" if self._list_axis is None else
-                         ("last" if self._list_axis == len(sizes) - 1 else "first")}
+                         "list_axis": "none" if list_axis is None else
+                         ("last" if list_axis == len(sizes) - 1 else "first")}
+
+    def _data_file(self, header) -> Path:
+        """Where the pixel data are: this file, or the file a detached header (.nhdr) names."""
+        name = header.get("data file") or header.get("datafile")
+        if not name:
+            return self.path
+        if str(name).upper().startswith("LIST") or len(str(name).split()) > 1:
+            raise SequenceReadError("spreads its data over several files, which is not supported.", self.path,
+                                    "Save the sequence as a single .seq.nrrd file (Slicer does by default).")
+        data_path = (self.path.parent / str(name)).resolve()
+        if not data_path.is_file():
+            raise SequenceReadError(f"names the data file {name!r}, which is missing.", self.path,
+                                    "Keep the .nhdr and its data file in the same folder.")
+        return data_path
 
     def _geometry(self, header, space_axes) -> FrameGeometry:
         directions = header.get("space directions")
@@ -129,7 +155,9 @@ class NrrdReader(SequenceReader):
 
     def _times(self, header) -> np.ndarray:
         if self._list_axis is not None:
-            values = header.get(f"axis {self._list_axis} index values")
+            # Slicer numbers the axes in these keys without the pixel-component axis.
+            before = self._vector_axis is not None and self._vector_axis < self._list_axis
+            values = header.get(f"axis {self._list_axis - before} index values")
             if values:
                 try:
                     times = np.array([float(v) for v in str(values).split()])
@@ -146,13 +174,13 @@ class NrrdReader(SequenceReader):
     def _iter_frames(self) -> Iterator[np.ndarray]:
         last = self._list_axis is None or self._list_axis == len(self._sizes) - 1
         ordered_vector = self._vector_axis is None or self._vector_axis == 0
-        if last and ordered_vector:
+        if last and ordered_vector and not self._skips:
             yield from self._stream_blocks()
         else:
             yield from self._whole_array_frames()
 
     def _open_data(self):
-        handle = open(self.path, "rb")
+        handle = open(self._data_path, "rb")
         handle.seek(self._data_offset)
         if self.encoding in ("gzip", "gz"):
             return handle, gzip.GzipFile(fileobj=handle, mode="rb")
@@ -202,7 +230,8 @@ class NrrdSequenceWriter(SequenceWriter):
 
     def _open(self, first_frame: np.ndarray) -> None:
         if first_frame.dtype not in _NRRD_TYPES:
-            raise ValueError(f"NRRD cannot store {first_frame.dtype} frames")
+            raise SequenceWriteError(f"NRRD cannot store {first_frame.dtype} frames.", self.path,
+                                     "Convert the frames to an integer or float32/float64 type.")
         self._data_path = self._target.with_name(self._target.name + ".data")
         self._data_file = open(self._data_path, "wb")
         self._gzip = gzip.GzipFile(fileobj=self._data_file, mode="wb", compresslevel=1)
@@ -211,30 +240,36 @@ class NrrdSequenceWriter(SequenceWriter):
         self._gzip.write(np.ascontiguousarray(frame).astype(frame.dtype.newbyteorder("<"), copy=False).tobytes())
 
     def _header(self) -> str:
+        """The header Slicer's own sequence writer produces for the same sequence."""
         height, width = self.frame_shape[:2]
         matrix = self.geometry.ijk_to_lps()
         directions = " ".join(_format_vector(matrix[:3, axis]) for axis in range(3))
-        vector = len(self.frame_shape) == 3
-        extra = '"" ' if vector else ""
-        node_class = "vtkMRMLVectorVolumeNode" if vector else _DATA_NODE_CLASS[self.kind]
-        axis = 4 if vector else 3
+        sizes = f"{width} {height} 1 {len(self.times)}"
+        kinds, labels, units = "domain domain domain list", '"" "" "" "time"', '"" "" "" "s"'
+        node_class = _DATA_NODE_CLASS[self.kind]
+        if len(self.frame_shape) == 3:
+            channels = self.frame_shape[2]
+            sizes, directions = f"{channels} {sizes}", f"none {directions}"
+            kinds, labels, units = f"{_COLOR_KIND[channels]} {kinds}", f'"" {labels}', f'"" {units}'
+            node_class = "vtkMRMLVectorVolumeNode"
         lines = [
             "NRRD0004",
             "# Written by DTC (DTCSegmentationLib.sequence_io)",
             f"type: {_NRRD_TYPES[self.dtype]}",
-            f"dimension: {axis + 1}",
+            f"dimension: {len(sizes.split())}",
             "space: left-posterior-superior",
-            f"sizes: {(str(self.frame_shape[2]) + ' ') if vector else ''}{width} {height} 1 {len(self.times)}",
-            f"space directions: {'none ' if vector else ''}{directions} none",
-            f"kinds: {'vector ' if vector else ''}domain domain domain list",
-            f'labels: {extra}"" "" "" "time"',
-            f'units: {extra}"" "" "" "s"',
+            f"sizes: {sizes}",
+            f"space directions: {directions} none",
+            f"kinds: {kinds}",
+            f"labels: {labels}",
+            f"units: {units}",
             "endian: little",
             "encoding: gzip",
             f"space origin: {_format_vector(matrix[:3, 3])}",
             f"DataNodeClassName:={node_class}",
-            f"axis {axis} index type:=numeric",
-            f"axis {axis} index values:=" + " ".join(f"{t:.6g}" for t in self.times),
+            # Slicer numbers the list axis without the pixel-component axis: always 3 here.
+            "axis 3 index type:=numeric",
+            "axis 3 index values:=" + " ".join(repr(float(t)) for t in self.times),
         ]
         return "\n".join(lines) + "\n\n"
 

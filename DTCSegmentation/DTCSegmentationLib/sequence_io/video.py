@@ -2,8 +2,9 @@
 
 Ultrasound screen captures are usually gray stored as colour: a video whose first frame
 has equal colour channels is delivered as ``(H, W)`` gray for every frame, otherwise as
-``(H, W, 3)`` RGB.  The frame count a container declares is not trusted for reading;
-frame times come from the declared frame rate.
+``(H, W, 3)`` RGB.  The frame count a container declares is only a hint: ``frame_times``
+(from the declared frame rate) are None where the container gives no count, and are
+replaced by the frames really decoded once the video has been read to the end.
 """
 
 from pathlib import Path
@@ -54,20 +55,35 @@ class VideoReader(SequenceReader):
 
     def _iter_frames(self) -> Iterator[np.ndarray]:
         capture = self._open()
+        count = 0
         try:
             while True:
                 ok, frame = capture.read()
                 if not ok:
-                    return
+                    break
                 if frame.shape[:2] != self.frame_shape[:2]:
                     raise SequenceReadError("changes frame size mid-stream.", self.path, "Re-export the video at one size.")
                 yield frame[..., 1].copy() if self.gray else cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                count += 1
         finally:
             capture.release()
+        self.frame_times = default_frame_times(count, self.frame_rate)
+        self.metadata["decoded_frames"] = count
 
 
 class VideoWriter(SequenceWriter):
-    """8-bit gray or RGB frames into an mp4 (MPEG-4 part 2) or avi (MJPEG) file, for viewing."""
+    """8-bit gray or RGB frames into an mp4 (MPEG-4 part 2) or avi (MJPEG) file, for viewing.
+
+    Lossy compression changes pixel values, so labelmaps are refused: write them as
+    ``.seq.nrrd``, NIfTI or PNG.
+    """
+
+    def __init__(self, path, geometry: FrameGeometry, kind: str = "image", frame_rate: Optional[float] = None,
+                 overwrite: bool = False):
+        if kind == "labelmap":
+            raise SequenceWriteError("videos are lossy and cannot hold label values.", path,
+                                     "Write labelmaps as .seq.nrrd, .nii.gz or a PNG folder.")
+        super().__init__(path, geometry, kind, frame_rate, overwrite)
 
     def _open(self, first_frame: np.ndarray) -> None:
         if first_frame.dtype != np.uint8:

@@ -24,7 +24,8 @@ class SequenceWriter:
     Args:
         path: final output path.
         geometry: placement shared by every frame.
-        kind: ``"image"`` or ``"labelmap"`` (labelmaps must be integer label values).
+        kind: ``"image"`` or ``"labelmap"``: labelmap frames are ``(H, W)`` bool or integer label
+            values 0-255 and are stored as uint8.
         frame_rate: frames per second, used where no per-frame time is given.
         overwrite: replace an existing output; otherwise an existing one is an error.
         directory: the output is a folder rather than a file.
@@ -48,9 +49,8 @@ class SequenceWriter:
     def write(self, frame: np.ndarray, time: Optional[float] = None) -> None:
         """Append one frame ``(H, W)`` or ``(H, W, 3)``; ``time`` in seconds (default from the frame rate)."""
         frame = check_frame(frame)
-        if self.kind == "labelmap" and (frame.ndim != 2 or not np.issubdtype(frame.dtype, np.integer)):
-            raise SequenceWriteError(f"a labelmap frame must be an integer (H, W) array, got {frame.dtype} {frame.shape}.",
-                                     self.path, "Pass label values (e.g. uint8 masks).")
+        if self.kind == "labelmap":
+            frame = self._label_values(frame)
         if self.frame_shape is None:
             self.frame_shape, self.dtype = frame.shape, frame.dtype
             self._open(frame)
@@ -63,6 +63,16 @@ class SequenceWriter:
             time = index / self.frame_rate if self.frame_rate else float(index)
         self._write(frame)
         self.times.append(float(time))
+
+    def _label_values(self, frame: np.ndarray) -> np.ndarray:
+        """Labelmaps are stored as uint8 in every format (PNG masks, Slicer labelmaps alike)."""
+        if frame.ndim != 2 or not (frame.dtype == np.bool_ or np.issubdtype(frame.dtype, np.integer)):
+            raise SequenceWriteError(f"a labelmap frame must be an integer (H, W) array, got {frame.dtype} {frame.shape}.",
+                                     self.path, "Pass label values (e.g. uint8 masks).")
+        if frame.dtype not in (np.uint8, np.bool_) and frame.size and (frame.min() < 0 or frame.max() > 255):
+            raise SequenceWriteError(f"frame {len(self.times)} has label values {frame.min()}..{frame.max()}; "
+                                     "labelmaps hold 0-255.", self.path, "Renumber the labels to 0-255.")
+        return frame.astype(np.uint8, copy=False)
 
     def close(self) -> Path:
         """Finish the file and move it into place; returns the final path."""

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from ..consistency import flow_compensated_consistency, mask_dice, raw_consistency, summary
+    from ..consistency import ConsistencyTracker, analyze_consistency, mask_dice
     from ..errors import DTCError
     from ..overlay import draw_contour
     from ..plots import per_frame_plot
@@ -59,13 +59,14 @@ def run(args) -> int:
                             zip(images.frames, truth.frames, predicted)])
         written["overlay"] = write_sequence(f"{prefix}_overlay.mp4", FrameSequence(overlay, images.geometry, images.frame_times),
                                             overwrite=args.overwrite)
-        raw = raw_consistency(probabilities)
-        compensated = flow_compensated_consistency(images.frames, probabilities)
+        spacing = images.geometry.spacing
+        consistency = analyze_consistency(images.frames, probabilities, predicted,
+                                          ConsistencyTracker(pixel_area=spacing[0] * spacing[1]))
         dice = np.array([mask_dice(p, t) for p, t in zip(predicted, truth.frames)])
         written["plot"] = per_frame_plot(
             f"{prefix}_consistency.png",
-            {"Dice vs truth": dice, "consistency 1-|p_t - p_t-1|": raw,
-             "flow-compensated consistency": compensated["consistency"], "flow-compensated mask Dice": compensated["dice"]},
+            {"Dice vs truth": dice, "consistency 1-|p_t - p_t-1|": consistency.raw,
+             "flow-compensated consistency": consistency.flow, "flow-compensated mask Dice": consistency.flow_dice},
             title=f"{view} sweep (seed {args.seed + offset}): per-frame accuracy and temporal consistency",
             overwrite=args.overwrite)
         try:
@@ -79,6 +80,6 @@ def run(args) -> int:
             written["scene"] = f"not written: {error}"
         report[view] = {key: str(value) for key, value in written.items()}
         report[view].update({"mean_dice": round(float(dice.mean()), 4),
-                             **{k: round(v, 4) for k, v in summary(raw, compensated).items()}})
+                             **{k: round(v, 4) for k, v in consistency.summary().items()}})
     print(json.dumps(report, indent=2))
     return 0

@@ -52,3 +52,21 @@ def test_without_a_directory_nothing_is_kept():
     cache.flow(current, previous)
     cache.flow(current, previous)
     assert cache.misses == 2 and cache.hits == 0
+
+
+def test_an_interrupted_write_leaves_no_partial_entry(tmp_path, monkeypatch):
+    current, previous = frames()
+    real_save = np.save
+
+    def save_then_interrupt(path, array):
+        real_save(path, array)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", save_then_interrupt)
+    try:
+        FlowCache(tmp_path).flow(current, previous)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the interrupt was swallowed")
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

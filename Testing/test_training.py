@@ -84,6 +84,18 @@ def test_resume_after_an_interruption_ends_with_identical_weights(dataset, tmp_p
     assert checkpoint["state"]["epoch"] == 3
 
 
+def test_a_run_that_stopped_early_stays_stopped_when_resumed(dataset, tmp_path):
+    # patience 0 stops after the first epoch; resuming (as the Slicer panel does after a cancel of
+    # `dtc train all`) must not train that stage any further.
+    config = config_for(dataset, "optim.epochs=3", "optim.patience=0", "optim.steps_per_epoch=1")
+    path = train("teacher", config, tmp_path)
+    before = weights_digest(load_model(path)[0])
+    train("teacher", config, tmp_path, resume=True)
+    assert len(epoch_events(tmp_path, "teacher")) == 1
+    assert weights_digest(load_model(path)[0]) == before
+    assert torch.load(str(tmp_path / "teacher_checkpoint.pt"), weights_only=True)["state"]["epoch"] == 1
+
+
 def test_student_needs_a_teacher(dataset, tmp_path):
     with pytest.raises(TrainingError, match="teacher"):
         train("student", config_for(dataset), tmp_path, teacher=tmp_path / "none.safetensors")

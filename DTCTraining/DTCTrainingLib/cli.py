@@ -6,6 +6,7 @@ exit status 2; Ctrl-C ends with status 130 and leaves no half-written output.
 
 import argparse
 import importlib
+import signal
 import sys
 from typing import List, Optional
 
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run ``dtc`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    if hasattr(signal, "SIGBREAK"):
+        # Windows: the Slicer panel cancels a run with CTRL_BREAK_EVENT; stop as cleanly as on Ctrl-C.
+        signal.signal(signal.SIGBREAK, signal.default_int_handler)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

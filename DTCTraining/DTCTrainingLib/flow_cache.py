@@ -56,6 +56,10 @@ class FlowCache:
         flow = flow_to_previous(frame_t, frame_prev, self.settings)
         path.parent.mkdir(exist_ok=True)
         temporary = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:6]}.partial.npy")
-        np.save(temporary, flow.astype(np.float16))
-        os.replace(temporary, path)
+        try:
+            np.save(temporary, flow.astype(np.float16))
+            os.replace(temporary, path)
+        except BaseException:  # Ctrl-C or a cancelled run included: leave no partial entry behind
+            temporary.unlink(missing_ok=True)
+            raise
         return flow

@@ -373,6 +373,8 @@ class Trainer:
                    "val_cases": len(self.val_cases), "device": str(self.device), "world_size": self.ddp.world})
         started = time.time()
         first_epoch = self.state["epoch"]
+        if first_epoch and self.state["stale_epochs"] >= config.optim.patience:
+            first_epoch = config.optim.epochs  # a resumed run that had stopped early stays stopped
         for epoch in range(first_epoch, config.optim.epochs):
             losses = self.train_epoch(epoch)
             self.ddp.share_buffers(self.model)

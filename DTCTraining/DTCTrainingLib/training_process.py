@@ -1,0 +1,274 @@
+"""Run ``dtc train`` as a child process and follow it: the controller behind the DTCTraining panel.
+
+No Qt: the panel polls :meth:`TrainingProcess.poll_events` from a timer, the Python console
+or a test simply calls :meth:`TrainingProcess.wait`.  The child prints one JSON event per line
+on stdout (``--json``); two reader threads move its stdout and stderr lines into a queue so
+polling never blocks.  Cancelling sends the child an interrupt (SIGINT to its process group on
+POSIX, CTRL_BREAK_EVENT on Windows), which ends the trainer through ``KeyboardInterrupt``:
+the checkpoint of the last finished epoch stays as it was (checkpoints are written atomically
+after every epoch), so :meth:`TrainingProcess.resume` continues from it.  A child that does not
+stop within the grace period is killed; the last checkpoint is still valid then.
+"""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+from DTCSegmentationLib.errors import DTCError, PathLike
+
+Overrides = Union[Mapping[str, object], Iterable[str]]
+
+STATES = ("idle", "running", "cancelling", "finished", "failed", "cancelled")
+INTERRUPTED_STATUS = 130  # what `dtc` returns after KeyboardInterrupt
+
+
+def override_arguments(overrides: Optional[Overrides]) -> List[str]:
+    """``["section.field=value", ...]`` from a mapping (values JSON-encoded unless strings) or strings."""
+    if not overrides:
+        return []
+    if isinstance(overrides, Mapping):
+        return [f"{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in overrides.items()]
+    return [str(item) for item in overrides]
+
+
+def library_search_path() -> List[str]:
+    """The folders holding DTCTrainingLib and DTCSegmentationLib, so the child imports the same code.
+
+    Inside Slicer the module folders are on the parent's ``sys.path`` but not on the
+    ``PYTHONPATH`` a child inherits.
+    """
+    import DTCSegmentationLib
+    import DTCTrainingLib
+
+    folders = []
+    for package in (DTCTrainingLib, DTCSegmentationLib):
+        folder = str(Path(package.__file__).resolve().parent.parent)
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def train_command(stage: str, data: Optional[PathLike], out: PathLike, overrides: Optional[Overrides] = None,
+                  resume: bool = False, python: Optional[PathLike] = None, gpus: int = 1,
+                  teacher: Optional[PathLike] = None) -> List[str]:
+    """The command line of ``dtc train STAGE --json`` run by ``python`` (default: this interpreter).
+
+    Args:
+        stage: ``teacher``, ``student`` or ``all``.
+        data: training-data folder (None: taken from the overrides' ``data.dataset``).
+        out: run folder.
+        overrides: settings as ``{"optim.epochs": 10}`` or ``["optim.epochs=10"]``.
+        resume: continue from the stage's last checkpoint in ``out``.
+        python: the interpreter (in Slicer: ``PythonSlicer``).
+        gpus: more than 1 starts one process per GPU through ``torch.distributed.run``.
+        teacher: teacher model file for the student stage (default ``out/teacher.safetensors``).
+    """
+    if stage not in ("teacher", "student", "all"):
+        raise ValueError(f"stage must be teacher, student or all, got {stage!r}")
+    command = [str(python or sys.executable)]
+    if gpus > 1:
+        command += ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(int(gpus))]
+    command += ["-m", "DTCTrainingLib.cli", "train", stage, "--out", str(out), "--json"]
+    if data:
+        command += ["--data", str(data)]
+    if teacher:
+        command += ["--teacher", str(teacher)]
+    for setting in override_arguments(overrides):
+        command += ["--set", setting]
+    if resume:
+        command.append("--resume")
+    return command
+
+
+class TrainingProcess:
+    """One training run in a child process: start, poll events, cancel, resume.
+
+    Args:
+        stage, data, out, overrides, python, gpus, teacher: as for :func:`train_command`.
+        environment: extra environment variables for the child.
+
+    Attributes:
+        state: one of :data:`STATES`.
+        events: every JSON event received so far (dicts, in order, across resumes).
+        log: every other output line (stdout and stderr), newest last (the last 2000).
+        returncode: the child's exit status once it has ended.
+    """
+
+    def __init__(self, stage: str, data: Optional[PathLike], out: PathLike, overrides: Optional[Overrides] = None,
+                 python: Optional[PathLike] = None, gpus: int = 1, teacher: Optional[PathLike] = None,
+                 environment: Optional[Mapping[str, str]] = None):
+        train_command(stage, data, out)  # validates the stage before anything runs
+        self.stage, self.data, self.out = stage, data, Path(out)
+        self.overrides = override_arguments(overrides)
+        self.python, self.gpus, self.teacher = python, gpus, teacher
+        self.environment = dict(environment or {})
+        self.state = "idle"
+        self.events: List[Dict] = []
+        self.log: deque = deque(maxlen=2000)
+        self.returncode: Optional[int] = None
+        self._stderr: deque = deque(maxlen=50)
+        self._process: Optional[subprocess.Popen] = None
+        self._lines: "queue.Queue" = queue.Queue()
+        self._readers: List[threading.Thread] = []
+        self._kill_at: Optional[float] = None
+
+    # ------------------------------------------------------------------ control
+    def command(self, resume: bool = False) -> List[str]:
+        return train_command(self.stage, self.data, self.out, self.overrides, resume, self.python, self.gpus,
+                             self.teacher)
+
+    @property
+    def stages(self) -> Sequence[str]:
+        """The stages this run trains, in order."""
+        return ("teacher", "student") if self.stage == "all" else (self.stage,)
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "cancelling")
+
+    def start(self, resume: bool = False) -> "TrainingProcess":
+        """Launch the child (non-blocking); ``resume`` continues from the checkpoints in ``out``."""
+        if self.running:
+            raise DTCError("a training run is already in progress.", self.out, "Cancel it or wait for it to end.")
+        environment = dict(os.environ)
+        environment.update(self.environment)
+        search_path = library_search_path() + [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p]
+        environment["PYTHONPATH"] = os.pathsep.join(search_path)
+        environment["PYTHONUNBUFFERED"] = "1"
+        environment["PYTHONIOENCODING"] = "utf-8"
+        options = {}
+        if os.name == "nt":
+            # A group of its own lets CTRL_BREAK_EVENT reach the child (and torchrun's workers) only;
+            # the console window is hidden rather than absent, because the event travels through it.
+            options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+            options["startupinfo"] = subprocess.STARTUPINFO(dwFlags=subprocess.STARTF_USESHOWWINDOW, wShowWindow=0)
+        else:
+            options["start_new_session"] = True
+        self._stderr.clear()
+        self.returncode, self._kill_at = None, None
+        self._process = subprocess.Popen(self.command(resume), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         stdin=subprocess.DEVNULL, env=environment, text=True, encoding="utf-8",
+                                         errors="replace", bufsize=1, **options)
+        self._readers = [threading.Thread(target=self._read, args=(stream, name), daemon=True)
+                         for stream, name in ((self._process.stdout, "stdout"), (self._process.stderr, "stderr"))]
+        for reader in self._readers:
+            reader.start()
+        self.state = "running"
+        return self
+
+    def resume(self) -> "TrainingProcess":
+        """Relaunch with ``--resume`` after a cancel or a failure; the events so far are kept."""
+        return self.start(resume=True)
+
+    def cancel(self, grace: float = 30.0) -> None:
+        """Ask the child to stop (it keeps its last epoch checkpoint); kill it if still running after ``grace`` s.
+
+        Returns at once; :meth:`poll_events` or :meth:`wait` carry out the kill when it is due.
+        """
+        if not self.running or self._process.poll() is not None:
+            return
+        if os.name == "nt":
+            self._process.send_signal(signal.CTRL_BREAK_EVENT)
+        else:
+            os.killpg(self._process.pid, signal.SIGINT)
+        self.state = "cancelling"
+        self._kill_at = time.monotonic() + grace
+
+    def poll_events(self) -> List[Dict]:
+        """The events that arrived since the last call (never blocks); updates :attr:`state` when the child ends."""
+        if self._process is None:
+            return []
+        if self._kill_at is not None and time.monotonic() >= self._kill_at and self._process.poll() is None:
+            self._kill()
+        if self._process.poll() is not None:
+            for reader in self._readers:  # the pipes are at EOF: the readers end at once
+                reader.join()
+        new = self._drain()
+        if self.running and self._process.poll() is not None and not any(r.is_alive() for r in self._readers):
+            new += self._drain()
+            self._finish(self._process.returncode)
+        return new
+
+    def wait(self, timeout: Optional[float] = None, interval: float = 0.05) -> str:
+        """Poll until the child ends (or ``timeout`` s pass); returns :attr:`state`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.running and (deadline is None or time.monotonic() < deadline):
+            self.poll_events()
+            if self.running:
+                time.sleep(interval)
+        return self.state
+
+    # ------------------------------------------------------------------ results
+    @property
+    def error(self) -> str:
+        """The child's last stderr line (its one-line error message), or '' if it wrote none."""
+        return self._stderr[-1] if self._stderr else ""
+
+    def model_path(self) -> Optional[Path]:
+        """The best model produced: the last finished stage's, else the best so far of the latest stage started."""
+        for event in reversed(self.events):
+            if event.get("event") == "done" and Path(event["model"]).is_file():
+                return Path(event["model"])
+        for stage in reversed(self.stages):
+            path = self.out / f"{stage}.safetensors"
+            if path.is_file():
+                return path
+        return None
+
+    # ------------------------------------------------------------------ internals
+    def _read(self, stream, name: str) -> None:
+        for line in stream:
+            self._lines.put((name, line.rstrip("\r\n")))
+        stream.close()
+
+    def _drain(self) -> List[Dict]:
+        new = []
+        while True:
+            try:
+                name, line = self._lines.get_nowait()
+            except queue.Empty:
+                return new
+            event = _parse_event(line) if name == "stdout" else None
+            if event is not None:
+                new.append(event)
+                self.events.append(event)
+            elif line.strip():
+                self.log.append(line)
+                if name == "stderr":
+                    self._stderr.append(line.strip())
+
+    def _kill(self) -> None:
+        if os.name == "nt":
+            self._process.kill()
+        else:
+            os.killpg(self._process.pid, signal.SIGKILL)
+
+    def _finish(self, returncode: int) -> None:
+        self.returncode = returncode
+        if returncode == 0:
+            self.state = "finished"
+        elif self.state == "cancelling" and returncode in (INTERRUPTED_STATUS, -signal.SIGINT, -signal.SIGKILL):
+            self.state = "cancelled"
+        elif self.state == "cancelling" and os.name == "nt":
+            self.state = "cancelled"  # Windows has no signal exit codes to tell a kill from a crash
+        else:
+            self.state = "failed"
+        self._kill_at = None
+
+
+def _parse_event(line: str) -> Optional[Dict]:
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and "event" in event else None

@@ -4,9 +4,13 @@ Slicer modules use this to tell the user what is missing before anything heavy i
 imported (torch in particular must come from Slicer's PyTorch extension, not pip).
 """
 
+import tempfile
 from collections import OrderedDict
 from importlib import metadata
-from typing import Dict, Optional
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+from .errors import DTCError, PathLike
 
 # Distribution names, in the order a user should install them.
 REQUIRED_DISTRIBUTIONS = (
@@ -31,3 +35,65 @@ def dependency_report() -> Dict[str, Optional[str]]:
 def dependency_status_text() -> str:
     """One line per required package, ``name: version`` or ``name: missing``, for the Slicer panels."""
     return "\n".join(f"{name}: {version or 'missing'}" for name, version in dependency_report().items())
+
+# ---------------------------------------------------------------------- inside Slicer
+SLICER_REQUIREMENTS = Path(__file__).resolve().parent.parent / "Resources" / "requirements.txt"
+"""pyproject's dependencies without torch (next to the modules' other resources, in the source tree and in Slicer)."""
+TORCH_REQUIREMENT = ">=2.1"
+
+
+def _requirement_class():
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # Slicer before 5.10 ships pip, whose vendored copy is the same library
+        from pip._vendor.packaging.requirements import Requirement
+    return Requirement
+
+
+def missing_requirements(requirements_file: PathLike = SLICER_REQUIREMENTS) -> List[str]:
+    """The lines of a requirements file that apply to this Python and are not installed in a matching version."""
+    requirement_class = _requirement_class()
+    missing = []
+    for line in Path(requirements_file).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        requirement = requirement_class(line)
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        version = installed_version(requirement.name)
+        if version is None or not requirement.specifier.contains(version, prereleases=True):
+            missing.append(line)
+    return missing
+
+
+def ensure_dependencies(torch_installed: Callable[[], bool], install_torch: Callable[[], object],
+                        confirm: Callable[[str], bool], pip_install: Callable[[List[str]], object],
+                        requirements_file: PathLike = SLICER_REQUIREMENTS) -> bool:
+    """Torch through Slicer's PyTorch extension, then the missing requirements through pip; True when all are there.
+
+    The Slicer modules pass ``PyTorchUtilsLogic().torchInstalled`` / ``installTorch``,
+    ``slicer.util.confirmOkCancelDisplay`` and ``slicer.util.pip_install``.  Nothing is installed
+    without ``confirm`` returning True.  pip runs with the installed torch pinned as a
+    constraint, so a requirement that depends on torch (MONAI) can never replace it.
+    """
+    if not torch_installed():
+        if not confirm("DTC needs PyTorch. Install it now with the PyTorch extension (this can take minutes)?"):
+            return False
+        if install_torch() is None:
+            return False
+    missing = missing_requirements(requirements_file)
+    if not missing:
+        return True
+    if not confirm("DTC needs these Python packages: " + ", ".join(missing) + ". Install them now with pip?"):
+        return False
+    with tempfile.TemporaryDirectory(prefix="dtc-pip-") as folder:
+        constraints = Path(folder) / "constraints.txt"
+        constraints.write_text(f"torch=={installed_version('torch')}\n")
+        pip_install(missing + ["-c", str(constraints)])
+    still_missing = missing_requirements(requirements_file)
+    if still_missing:
+        raise DTCError(f"pip did not install {', '.join(still_missing)}.", requirements_file,
+                       "See the Python console for pip's message, then restart Slicer and try again.")
+    return True
+

@@ -1,0 +1,172 @@
+"""Segment a recording held in a scene and add masks, flicker maps and consistency curves to it.
+
+Example (Slicer's Python console; headless, any scene from :func:`~.scene.new_scene`)::
+
+    from DTCSegmentationLib.mrml import segment_recording
+    from DTCSegmentationLib.segmenter import Segmenter
+    run = segment_recording(scene, browser, Segmenter.from_file("student.safetensors"))
+    run.summary, run.masks, run.table, run.chart
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional
+
+import numpy as np
+
+from ..consistency import FLICKER_DICE, ConsistencyReport, ConsistencyTracker, analyze_consistency
+from ..flow import FlowSettings
+from .consistency_nodes import area_chart, consistency_chart, consistency_table, remove_chart
+from .frame_source import FrameSource, frame_source
+from .output_volumes import OutputVolumes
+from .scene import removed_on_failure, tag, unsynchronize
+from .volume_sequences import add_sequence_browser, add_to_browser
+from .views import display_flicker_map, display_labelmap, show_in_slice_views
+
+Progress = Callable[[int, int], None]
+
+
+class SegmentationCancelled(Exception):
+    """The run was cancelled (``should_cancel`` returned True); the scene is as it was before."""
+
+
+@dataclass
+class RecordingSegmentation:
+    """The nodes one run added to the scene.
+
+    Attributes:
+        name: the prefix of the run's node names.
+        source: the recording that was segmented.
+        masks: labelmap sequence (one mask per frame, values 0/1), or a labelmap volume for a volume input.
+        flicker: flicker-map sequence / volume, uint8 ``255 * |p_t - warp(p_t-1)|``.
+        probabilities: uint8 ``255 * p`` sequence / volume, or None.
+        table: per-frame consistency table (see :data:`~.consistency_nodes.TABLE_COLUMNS`).
+        chart: consistency curves; area_chart: mask area.
+        report: the per-frame curves as arrays.
+        summary: recording-level scores (``ConsistencyReport.summary()`` plus ``frames``).
+        displayed: output name -> the node views show (the browser's proxy, or the volume itself).
+    """
+
+    name: str
+    source: FrameSource
+    masks: object
+    flicker: object
+    probabilities: Optional[object]
+    table: object
+    chart: object
+    area_chart: object
+    report: ConsistencyReport
+    summary: Dict[str, float]
+    displayed: Dict[str, object] = field(default_factory=dict)
+
+    def frames_node(self):
+        """The node views show the frames in (the browser's proxy, or the input volume)."""
+        if self.source.volume is not None:
+            return self.source.volume
+        return self.source.browser.GetProxyNode(self.source.sequence)
+
+    def show(self, scene, flicker: bool = True, views=None) -> int:
+        """Show frames, mask and (optionally) the flicker overlay in the slice views; returns views changed."""
+        return show_in_slice_views(scene, self.frames_node(), self.displayed["masks"],
+                                   self.displayed["flicker"] if flicker else None, views=views)
+
+    def remove(self, scene) -> None:
+        """Take this run's nodes (and their proxies) out of the scene."""
+        for key in ("masks", "flicker", "probabilities"):
+            node = getattr(self, key)
+            if node is None:
+                continue
+            if node.IsA("vtkMRMLSequenceNode"):
+                proxy = self.displayed[key]
+                unsynchronize(scene, node)
+                scene.RemoveNode(proxy)
+            scene.RemoveNode(node)
+        remove_chart(scene, self.chart)
+        remove_chart(scene, self.area_chart)
+        scene.RemoveNode(self.table)
+
+
+def segment_recording(scene, node, segmenter, name: Optional[str] = None, probabilities: bool = False,
+                      flicker_dice: float = FLICKER_DICE, flow_settings: FlowSettings = FlowSettings(),
+                      progress: Optional[Progress] = None, should_cancel: Optional[Callable[[], bool]] = None,
+                      logic=None) -> RecordingSegmentation:
+    """Segment every frame of a recording and add the results to ``scene``.
+
+    Frames stream through the segmenter in its batches; each mask, flicker map and probability
+    is stored as soon as it is computed, so memory holds one batch beyond the scene itself.
+
+    Args:
+        scene: the MRML scene holding ``node``.
+        node: sequence browser, volume sequence, proxy volume, or a volume whose slices are frames.
+        segmenter: a :class:`~DTCSegmentationLib.segmenter.Segmenter` (its threshold and post-processing apply).
+        name: prefix of the new nodes' names (default: the recording's name + " DTC").
+        probabilities: also store the probability maps.
+        flicker_dice: flow-compensated mask Dice below which a frame is a flicker event.
+        flow_settings: optical flow used for the flow-compensated scores.
+        progress: called with ``(frames done, total)`` after every frame.
+        should_cancel: polled after every frame; True stops the run with :class:`SegmentationCancelled`.
+        logic: the Sequences module logic (in Slicer ``slicer.modules.sequences.logic()``).
+
+    A sequence gets its outputs as sequences with the same index values in the browser that plays it
+    (a new browser if it had none), so playback shows the mask of every frame and the proxies keep
+    the frame's IJK-to-RAS.  On failure or cancel every node the run added is removed again.
+    """
+    source = frame_source(scene, node)
+    name = name or f"{source.name} DTC"
+    total = len(source)
+    with removed_on_failure(scene):
+        masks = OutputVolumes(scene, source, f"{name} masks", "vtkMRMLLabelMapVolumeNode", "masks")
+        flicker = OutputVolumes(scene, source, f"{name} flicker", "vtkMRMLScalarVolumeNode", "flicker")
+        maps = OutputVolumes(scene, source, f"{name} probabilities", "vtkMRMLScalarVolumeNode",
+                             "probabilities") if probabilities else None
+
+        def probability_stream():
+            for result in segmenter.segment_stream(iter(source)):
+                masks.append(result.mask)
+                if maps is not None:
+                    maps.append(_to_uint8(result.probability))
+                yield result.probability
+
+        def on_frame(index, consistency):
+            flicker.append(_to_uint8(consistency.flicker_map))
+            if progress is not None:
+                progress(index + 1, total)
+            if should_cancel is not None and should_cancel():
+                raise SegmentationCancelled(f"segmentation of '{source.name}' cancelled at frame {index + 1} of {total}")
+
+        tracker = ConsistencyTracker(flow_settings, segmenter.threshold, flicker_dice, source.pixel_area())
+        # The tracker scores the post-processed masks the user sees, read back from the scene.
+        report = analyze_consistency(source, probability_stream(), masks, tracker, on_frame)
+        outputs = [output for output in (masks, flicker, maps) if output is not None]
+        for output in outputs:
+            output.finish()
+            tag(output.node, output.node.GetAttribute("DTC.Role"), Threshold=segmenter.threshold)
+        table = consistency_table(scene, f"{name} consistency", report, source.times())
+        x_title = source.time_label()
+        charts = (consistency_chart(scene, f"{name} consistency", table, x_title),
+                  area_chart(scene, f"{name} area", table, x_title))
+        displayed = _attach(scene, source, outputs, logic)
+        display_labelmap(displayed["masks"])
+        display_flicker_map(scene, displayed["flicker"])
+    summary = dict(report.summary(), frames=total)
+    return RecordingSegmentation(name, source, masks.node, flicker.node, maps.node if maps else None, table, *charts,
+                                 report, summary, displayed)
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """``(H, W)`` values in [0, 1] -> uint8 0-255."""
+    return np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _attach(scene, source: FrameSource, outputs, logic) -> Dict[str, object]:
+    """Put sequence outputs in the recording's browser (a new one if it has none); returns role -> shown node."""
+    roles = [output.node.GetAttribute("DTC.Role") for output in outputs]
+    if source.sequence is None:
+        return {role: output.node for role, output in zip(roles, outputs)}
+    nodes = [output.node for output in outputs]
+    if source.browser is None:
+        source.browser = tag(add_sequence_browser(scene, [source.sequence] + nodes, f"{source.name} browser", logic),
+                             "browser")
+        proxies = [source.browser.GetProxyNode(node) for node in nodes]
+    else:
+        proxies = add_to_browser(scene, source.browser, nodes, logic)
+    return dict(zip(roles, proxies))

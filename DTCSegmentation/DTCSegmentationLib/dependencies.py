@@ -15,7 +15,7 @@ from .errors import DTCError, PathLike
 # Distribution names, in the order a user should install them.
 REQUIRED_DISTRIBUTIONS = (
     "torch", "numpy", "opencv-python-headless", "SimpleITK", "pynrrd", "pydicom", "nibabel", "tqdm", "monai",
-    "safetensors", "onnx", "onnxruntime", "matplotlib",
+    "safetensors", "onnx", "onnxruntime", "matplotlib", "pyigtl",
 )
 
 
@@ -35,6 +35,7 @@ def dependency_report() -> Dict[str, Optional[str]]:
 def dependency_status_text() -> str:
     """One line per required package, ``name: version`` or ``name: missing``, for the Slicer panels."""
     return "\n".join(f"{name}: {version or 'missing'}" for name, version in dependency_report().items())
+
 
 # ---------------------------------------------------------------------- inside Slicer
 SLICER_REQUIREMENTS = Path(__file__).resolve().parent.parent / "Resources" / "requirements.txt"
@@ -96,4 +97,3 @@ def ensure_dependencies(torch_installed: Callable[[], bool], install_torch: Call
         raise DTCError(f"pip did not install {', '.join(still_missing)}.", requirements_file,
                        "See the Python console for pip's message, then restart Slicer and try again.")
     return True
-

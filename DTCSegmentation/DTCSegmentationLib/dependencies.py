@@ -15,7 +15,7 @@ from .errors import DTCError, PathLike
 # Distribution names, in the order a user should install them.
 REQUIRED_DISTRIBUTIONS = (
     "torch", "numpy", "opencv-python-headless", "SimpleITK", "pynrrd", "pydicom", "nibabel", "tqdm", "monai",
-    "safetensors", "onnx", "onnxruntime", "matplotlib", "pyigtl",
+    "safetensors", "onnx", "onnxruntime", "matplotlib", "pyigtl", "pysodmetrics",
 )
 
 

@@ -5,7 +5,7 @@ frames fits in memory; loading each case once makes every later frame look-up O(
 """
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -50,6 +50,33 @@ def _read_frames(source) -> Sequence[np.ndarray]:
     return list(read_sequence(source).frames)
 
 
+def read_case_masks(case: Case, count: int) -> Dict[int, np.ndarray]:
+    """The annotated frames of ``case`` as read (native size), by frame index; ``count`` = frames in the case.
+
+    Raises:
+        DTCError: a mask cannot be read, or masks and frames disagree in number.
+    """
+    if case.masks is None:
+        return {}
+    if isinstance(case.masks, tuple):
+        raw: Sequence[Optional[np.ndarray]] = [None if p is None else read_image(p) for p in case.masks]
+    else:
+        raw = _read_frames(case.masks)
+    if len(raw) != count:
+        where = case.masks if not isinstance(case.masks, tuple) else case.masks[0]
+        raise DTCError(f"case {case.id!r} has {len(raw)} masks for {count} frames.", where,
+                       "Give the mask sequence one frame per image frame (use labelled_frames for sparse labels).")
+    indices = range(len(raw)) if case.labelled_frames is None else case.labelled_frames
+    masks = {}
+    for index in indices:
+        if index >= len(raw):
+            raise DTCError(f"case {case.id!r} labels frame {index} but has {len(raw)} frames.",
+                           fix="Fix labelled_frames in the manifest.")
+        if raw[index] is not None:
+            masks[index] = raw[index]
+    return masks
+
+
 def load_case(case: Case, size: Tuple[int, int], channels: int = 1, mode: str = "resize") -> CaseArrays:
     """Read a case's frames and masks and bring them to the training ``size = (H, W)``.
 
@@ -62,21 +89,7 @@ def load_case(case: Case, size: Tuple[int, int], channels: int = 1, mode: str = 
     frames = np.stack([fit_frame(f, size, channels, mode)[0] for f in _read_frames(case.frames)])
     masks = np.zeros(frames.shape[:3], np.uint8)
     labelled = np.zeros(len(frames), bool)
-    if case.masks is not None:
-        if isinstance(case.masks, tuple):
-            raw: Sequence[Optional[np.ndarray]] = [None if p is None else read_image(p) for p in case.masks]
-        else:
-            raw = _read_frames(case.masks)
-        if len(raw) != len(frames):
-            where = case.masks if not isinstance(case.masks, tuple) else case.masks[0]
-            raise DTCError(f"case {case.id!r} has {len(raw)} masks for {len(frames)} frames.", where,
-                           "Give the mask sequence one frame per image frame (use labelled_frames for sparse labels).")
-        indices = range(len(raw)) if case.labelled_frames is None else case.labelled_frames
-        for index in indices:
-            if index >= len(raw):
-                raise DTCError(f"case {case.id!r} labels frame {index} but has {len(raw)} frames.",
-                               fix="Fix labelled_frames in the manifest.")
-            if raw[index] is not None:
-                masks[index] = to_training_mask(raw[index], size, mode)
-                labelled[index] = True
+    for index, mask in read_case_masks(case, len(frames)).items():
+        masks[index] = to_training_mask(mask, size, mode)
+        labelled[index] = True
     return CaseArrays(case=case, frames=frames, masks=masks, labelled=labelled)

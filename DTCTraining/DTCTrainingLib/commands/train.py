@@ -24,9 +24,28 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args) -> int:
+def event_printer(as_json: bool):
+    """A training-event callback: every event as a JSON line on stdout, or a line per epoch on stderr."""
     from tqdm import tqdm
 
+    def emit(event):
+        if as_json:
+            print(json.dumps(event), flush=True)
+        elif event["event"] == "epoch":
+            tqdm.write(f"{event['stage']} epoch {event['epoch']}/{event['epochs']}: loss {event['losses']['total']:.4f}, "
+                       f"val Dice {event['val']['dice']:.4f}{' (best)' if event['improved'] else ''}", file=sys.stderr)
+
+    return emit
+
+
+def progress_bar(iterable, **options):
+    """tqdm on stderr, silent when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, disable=None, file=sys.stderr, **options)
+
+
+def run(args) -> int:
     from ..config import load_config
     from ..trainer import train
 
@@ -36,23 +55,13 @@ def run(args) -> int:
         from DTCSegmentationLib.errors import DTCError
 
         raise DTCError("no training data given.", fix="Pass --data FOLDER (or set data.dataset in the config).")
-
-    def emit(event):
-        if args.json:
-            print(json.dumps(event), flush=True)
-        elif event["event"] == "epoch":
-            tqdm.write(f"{event['stage']} epoch {event['epoch']}/{event['epochs']}: loss {event['losses']['total']:.4f}, "
-                       f"val Dice {event['val']['dice']:.4f}{' (best)' if event['improved'] else ''}", file=sys.stderr)
-
-    def progress(iterable, **options):
-        return tqdm(iterable, disable=None, file=sys.stderr, **options)
-
+    emit = event_printer(args.json)
     stages = ("teacher", "student") if args.stage == "all" else (args.stage,)
     result = {}
     for stage in stages:
         teacher = args.teacher or args.out / "teacher.safetensors"
         result[stage] = str(train(stage, config, args.out, teacher if stage == "student" else None,
-                                  args.resume, emit, progress))
+                                  args.resume, emit, progress_bar))
     if not args.json:
         print(json.dumps(result, indent=2))
     return 0

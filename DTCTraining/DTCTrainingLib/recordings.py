@@ -1,0 +1,103 @@
+"""Recordings to evaluate, at their native size: a dataset split, or files named on the command line.
+
+Models are then run and scored by :func:`evaluate_models`, which ``dtc evaluate``,
+``dtc compare`` and ``dtc ablation`` share.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from DTCSegmentationLib.errors import DTCError, PathLike
+from DTCSegmentationLib.evaluation import RecordingEvaluation, evaluate_recording, segment_recording
+from DTCSegmentationLib.sequence import FrameGeometry
+from DTCSegmentationLib.sequence_io import read_sequence
+from DTCSegmentationLib.sequence_io.image_folder import read_image
+
+from .case_loading import read_case_masks
+from .layouts import load_dataset
+
+
+@dataclass
+class Recording:
+    """One recording as read: frames ``(T, H, W[, 3])``, geometry, frame times (s), truth by frame index."""
+
+    name: str
+    frames: np.ndarray
+    geometry: FrameGeometry = FrameGeometry()
+    frame_times: Optional[np.ndarray] = None
+    truth: Dict[int, np.ndarray] = field(default_factory=dict)
+
+
+def dataset_recordings(path: PathLike, split: str = "test", val: Iterable[str] = (), test: Iterable[str] = ()) -> List[Recording]:
+    """The cases of one split of a training-data folder (manifest, TRUS-V or SUN-SEG layout)."""
+    manifest = load_dataset(path, val, test)
+    cases = manifest.split(split)
+    if not cases:
+        counts = {name: len(manifest.split(name)) for name in ("train", "val", "test")}
+        raise DTCError(f"has no {split!r} cases (cases per split: {counts}).", path,
+                       "Choose another --split, or mark cases as test in dataset.json (TRUS-V/SUN-SEG: --test).")
+    recordings = []
+    for case in cases:
+        if isinstance(case.frames, tuple):
+            frames, geometry, times = np.stack([read_image(p) for p in case.frames]), FrameGeometry(), None
+        else:
+            sequence = read_sequence(case.frames)
+            frames, geometry, times = sequence.frames, sequence.geometry, sequence.frame_times
+        recordings.append(Recording(case.id, frames, geometry, times, read_case_masks(case, len(frames))))
+    return recordings
+
+
+def file_recording(frames: PathLike, truth: Optional[PathLike] = None) -> Recording:
+    """A recording from any readable sequence, with an optional ground-truth mask sequence of the same length."""
+    sequence = read_sequence(frames)
+    masks: Dict[int, np.ndarray] = {}
+    if truth is not None:
+        reference = read_sequence(truth)
+        if len(reference) != len(sequence):
+            raise DTCError(f"has {len(reference)} frames but {frames} has {len(sequence)}.", truth,
+                           "Give one ground-truth mask per frame.")
+        masks = dict(enumerate(reference.frames))
+    name = Path(frames).name.split(".")[0] or "recording"
+    return Recording(name, sequence.frames, sequence.geometry, sequence.frame_times, masks)
+
+
+def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording],
+                    smoothing: Sequence[float] = (), progress: Optional[Callable] = None,
+                    flicker_dice: float = 0.9) -> Dict[str, List[RecordingEvaluation]]:
+    """Run every segmenter on every recording and score it.
+
+    Args:
+        models: method name -> :class:`~DTCSegmentationLib.segmenter.Segmenter`.
+        recordings: what to segment.
+        smoothing: EMA weights; for each, the *first* model's probabilities smoothed over
+            time are scored as an extra method ``"<first> + EMA w"`` (with its lag).
+        progress: wraps per-recording iterables (e.g. tqdm).
+        flicker_dice: flicker threshold (flow-compensated Dice).
+    """
+    from DTCSegmentationLib.postprocessing import postprocess
+    from DTCSegmentationLib.smoothing import ema_mean_delay, ema_probabilities, measured_lag
+
+    results: Dict[str, List[RecordingEvaluation]] = {}
+    names = list(models)
+    for recording in recordings:
+        for index, name in enumerate(names):
+            segmenter = models[name]
+            wrap = (lambda it: progress(it, desc=f"{name}: {recording.name}", total=len(recording.frames))) if progress else None
+            masks, probabilities = segment_recording(segmenter, recording.frames, wrap)
+            score = lambda m, p: evaluate_recording(recording.name, recording.frames, m, p, recording.truth,
+                                                    recording.geometry, recording.frame_times, flicker_dice)
+            results.setdefault(name, []).append(score(masks, probabilities))
+            if index != 0:
+                continue
+            for weight in smoothing:
+                smoothed = np.stack(list(ema_probabilities(probabilities, weight)))
+                smoothed_masks = np.stack([postprocess(p, segmenter.threshold, segmenter.largest_component,
+                                                       segmenter.fill_holes) for p in smoothed])
+                evaluation = score(smoothed_masks, smoothed)
+                evaluation.extra = {"lag_frames": measured_lag(probabilities, smoothed),
+                                    "expected_lag_frames": ema_mean_delay(weight)}
+                results.setdefault(f"{name} + EMA {weight:g}", []).append(evaluation)
+    return results

@@ -12,8 +12,8 @@ slicer = require_mrml()
 from DTCSegmentationLib.consistency import ConsistencyTracker, analyze_consistency  # noqa: E402
 from DTCSegmentationLib.errors import DTCError  # noqa: E402
 from DTCSegmentationLib.mrml import (  # noqa: E402
-    SegmentationCancelled, add_sequence_browser, add_volume_sequence, compare_models, export_recording, new_scene,
-    read_scene_bundle, segment_recording, write_scene_bundle,
+    SegmentationCancelled, add_sequence_browser, add_volume_sequence, compare_models, export_recording, find_run,
+    new_scene, read_scene_bundle, segment_recording, write_scene_bundle,
 )
 from DTCSegmentationLib.mrml.scene import ijk_to_ras, nodes_by_class  # noqa: E402
 from DTCSegmentationLib.sequence_io import read_sequence  # noqa: E402
@@ -211,6 +211,16 @@ def test_scene_bundle_reloads_with_browser_outputs_table_and_chart(frames, segme
     charts = {chart.GetName(): chart for chart in nodes_by_class(loaded, "vtkMRMLPlotChartNode")}
     assert charts["US frames DTC consistency"].GetNumberOfPlotSeriesNodes() == 4
     assert charts["US frames DTC consistency"].GetNthPlotSeriesNode(0).GetTableNode() is table
+    # the run is whole again from any of its nodes: the panel restores it from a saved scene
+    run = find_run(loaded, table)
+    assert run.name == "US frames DTC" and run.masks is sequences["masks"] and run.displayed["flicker"] is flicker_proxy
+    assert run.summary["frames"] == T and run.summary["flicker_events"] == expected[2].summary()["flicker_events"]
+    np.testing.assert_allclose(run.report.area, expected[2].area, rtol=1e-6)
+    masks = read_sequence(export_recording(run, tmp_path / "files", "seq.nrrd")["masks"])
+    np.testing.assert_array_equal(masks.frames, expected[0])
+    assert segment_recording(loaded, browser, segmenter).name == "US frames DTC 2"
+    run.remove(loaded)
+    assert find_run(loaded, table) is None and browser.GetNumberOfSynchronizedSequenceNodes() == 2
 
 
 @pytest.mark.parametrize("format, suffix", [("nii.gz", ".nii.gz"), ("png", "")])

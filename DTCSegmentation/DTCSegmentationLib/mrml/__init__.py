@@ -24,7 +24,7 @@ from .frame_source import FrameSource, frame_source
 from .live_segmentation import LiveSegmentation
 from .model_comparison import ModelComparison, compare_models
 from .recording_export import EXPORT_FORMATS, export_recording, write_table_csv
-from .recording_segmentation import RecordingSegmentation, SegmentationCancelled, segment_recording
+from .recording_segmentation import RecordingSegmentation, SegmentationCancelled, find_run, segment_recording
 from .scene import new_scene
 from .views import show_in_slice_views
 from .volume_sequences import add_sequence_browser, add_volume_sequence
@@ -32,6 +32,6 @@ from .volume_sequences import add_sequence_browser, add_volume_sequence
 __all__ = [
     "EXPORT_FORMATS", "FrameSource", "LiveSegmentation", "ModelComparison", "RecordingSegmentation", "SegmentationCancelled",
     "add_sequence_browser", "add_volume_sequence", "bundle_recording", "compare_models", "export_recording",
-    "frame_source", "new_scene", "read_scene_bundle", "segment_recording", "show_in_slice_views",
+    "find_run", "frame_source", "new_scene", "read_scene_bundle", "segment_recording", "show_in_slice_views",
     "write_scene_bundle", "write_table_csv",
 ]

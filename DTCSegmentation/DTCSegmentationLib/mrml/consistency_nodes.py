@@ -71,6 +71,14 @@ def consistency_table(scene, name: str, report: ConsistencyReport, times: np.nda
     return table
 
 
+def report_from_table(table) -> ConsistencyReport:
+    """The per-frame curves back from a table made by :func:`consistency_table` (e.g. in a reloaded scene)."""
+    util = slicer_module().util
+    curves = {key: np.array(util.arrayFromTableColumn(table, column), float) for column, key, _, _ in TABLE_COLUMNS}
+    return ConsistencyReport(curves["raw_consistency"], curves["flow_consistency"], curves["flow_dice"],
+                             curves["flicker"].astype(bool), curves["area"], curves["area_second_difference"])
+
+
 def table_summary(table) -> Dict[str, float]:
     """The recording-level summary stored on a consistency table (empty if none)."""
     text = table.GetAttribute(SUMMARY_ATTRIBUTE) if table is not None else None

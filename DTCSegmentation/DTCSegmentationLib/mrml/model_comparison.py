@@ -51,7 +51,7 @@ class ModelComparison:
 
 
 def compare_models(scene, node, segmenters: Dict[str, object], progress: Optional[Progress] = None,
-                   should_cancel: Optional[Callable[[], bool]] = None, logic=None, **options) -> ModelComparison:
+                   should_cancel: Optional[Callable[[], bool]] = None, **options) -> ModelComparison:
     """Segment one recording with two models (label -> segmenter) and compare them frame by frame.
 
     ``options`` go to :func:`segment_recording` for both runs; ``progress`` counts the frames
@@ -68,7 +68,7 @@ def compare_models(scene, node, segmenters: Dict[str, object], progress: Optiona
                     progress(offset * total + done, 2 * total)
 
             runs[label] = segment_recording(scene, node, segmenter, name=f"{recording} {label}",
-                                            progress=run_progress, should_cancel=should_cancel, logic=logic, **options)
+                                            progress=run_progress, should_cancel=should_cancel, **options)
         first, second = (_masks(run) for run in runs.values())
         agreement = np.array([mask_dice(a, b) for a, b in zip(first, second)])
         table = _combined_table(scene, runs, agreement)

@@ -15,14 +15,19 @@ import numpy as np
 
 from ..consistency import FLICKER_DICE, ConsistencyReport, ConsistencyTracker, analyze_consistency
 from ..flow import FlowSettings
-from .consistency_nodes import area_chart, consistency_chart, consistency_table, remove_chart
+from ..errors import DTCError
+from .consistency_nodes import (
+    area_chart, consistency_chart, consistency_table, remove_chart, report_from_table, table_summary,
+)
 from .frame_source import FrameSource, frame_source
 from .output_volumes import OutputVolumes
-from .scene import removed_on_failure, tag, unsynchronize
+from .scene import ROLE_ATTRIBUTE, RUN_ATTRIBUTE, all_nodes, removed_on_failure, tag, unsynchronize
 from .volume_sequences import add_sequence_browser, add_to_browser
 from .views import display_flicker_map, display_labelmap, show_in_slice_views
 
 Progress = Callable[[int, int], None]
+INPUT_REFERENCE = "dtcInput"
+"""Node reference from a run's masks to the recording it segmented."""
 
 
 class SegmentationCancelled(Exception):
@@ -87,8 +92,8 @@ class RecordingSegmentation:
 
 def segment_recording(scene, node, segmenter, name: Optional[str] = None, probabilities: bool = False,
                       flicker_dice: float = FLICKER_DICE, flow_settings: FlowSettings = FlowSettings(),
-                      progress: Optional[Progress] = None, should_cancel: Optional[Callable[[], bool]] = None,
-                      logic=None) -> RecordingSegmentation:
+                      progress: Optional[Progress] = None,
+                      should_cancel: Optional[Callable[[], bool]] = None) -> RecordingSegmentation:
     """Segment every frame of a recording and add the results to ``scene``.
 
     Frames stream through the segmenter in its batches; each mask, flicker map and probability
@@ -104,14 +109,13 @@ def segment_recording(scene, node, segmenter, name: Optional[str] = None, probab
         flow_settings: optical flow used for the flow-compensated scores.
         progress: called with ``(frames done, total)`` after every frame.
         should_cancel: polled after every frame; True stops the run with :class:`SegmentationCancelled`.
-        logic: the Sequences module logic (in Slicer ``slicer.modules.sequences.logic()``).
 
     A sequence gets its outputs as sequences with the same index values in the browser that plays it
     (a new browser if it had none), so playback shows the mask of every frame and the proxies keep
     the frame's IJK-to-RAS.  On failure or cancel every node the run added is removed again.
     """
     source = frame_source(scene, node)
-    name = name or f"{source.name} DTC"
+    name = _unique_run_name(scene, name or f"{source.name} DTC")
     total = len(source)
     with removed_on_failure(scene):
         masks = OutputVolumes(scene, source, f"{name} masks", "vtkMRMLLabelMapVolumeNode", "masks")
@@ -139,12 +143,15 @@ def segment_recording(scene, node, segmenter, name: Optional[str] = None, probab
         outputs = [output for output in (masks, flicker, maps) if output is not None]
         for output in outputs:
             output.finish()
-            tag(output.node, output.node.GetAttribute("DTC.Role"), Threshold=segmenter.threshold)
+            output.node.SetAttribute("DTC.Threshold", str(segmenter.threshold))
+        masks.node.SetNodeReferenceID(INPUT_REFERENCE, (source.sequence or source.volume).GetID())
         table = consistency_table(scene, f"{name} consistency", report, source.times())
         x_title = source.time_label()
         charts = (consistency_chart(scene, f"{name} consistency", table, x_title),
                   area_chart(scene, f"{name} area", table, x_title))
-        displayed = _attach(scene, source, outputs, logic)
+        for made in [output.node for output in outputs] + [table, *charts]:
+            made.SetAttribute(RUN_ATTRIBUTE, name)
+        displayed = _attach(scene, source, outputs)
         display_labelmap(displayed["masks"])
         display_flicker_map(scene, displayed["flicker"])
     summary = dict(report.summary(), frames=total)
@@ -152,21 +159,58 @@ def segment_recording(scene, node, segmenter, name: Optional[str] = None, probab
                                  report, summary, displayed)
 
 
+def find_run(scene, node) -> Optional[RecordingSegmentation]:
+    """The run ``node`` belongs to (any of its outputs, table or charts), rebuilt from the scene; None if none
+    (``node`` is None, not in the scene, or not made by a run).
+
+    Works in a scene saved and loaded again: everything needed is in node attributes and references.
+    """
+    name = node.GetAttribute(RUN_ATTRIBUTE) if node is not None and scene.IsNodePresent(node) else None
+    if not name:
+        return None
+    nodes = {member.GetAttribute(ROLE_ATTRIBUTE): member for member in all_nodes(scene)
+             if member.GetAttribute(RUN_ATTRIBUTE) == name}
+    masks = nodes.get("masks")
+    recording = masks.GetNodeReference(INPUT_REFERENCE) if masks is not None else None
+    missing = [role for role in ("masks", "flicker", "table", "chart", "area chart") if role not in nodes]
+    if recording is None or missing:
+        raise DTCError(f"the outputs of '{name}' are incomplete (missing {', '.join(missing) or 'the input'}).",
+                       fix="Segment the recording again.")
+    source = frame_source(scene, recording)
+    displayed = {}
+    for role in ("masks", "flicker", "probabilities"):
+        if role in nodes:
+            output = nodes[role]
+            displayed[role] = source.browser.GetProxyNode(output) if output.IsA("vtkMRMLSequenceNode") else output
+    table = nodes["table"]
+    return RecordingSegmentation(name, source, masks, nodes["flicker"], nodes.get("probabilities"), table,
+                                 nodes["chart"], nodes["area chart"], report_from_table(table),
+                                 dict(table_summary(table), frames=len(source)), displayed)
+
+
+def _unique_run_name(scene, name: str) -> str:
+    taken = {node.GetAttribute(RUN_ATTRIBUTE) for node in all_nodes(scene)}
+    candidate, number = name, 2
+    while candidate in taken:
+        candidate, number = f"{name} {number}", number + 1
+    return candidate
+
+
 def _to_uint8(values: np.ndarray) -> np.ndarray:
     """``(H, W)`` values in [0, 1] -> uint8 0-255."""
     return np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def _attach(scene, source: FrameSource, outputs, logic) -> Dict[str, object]:
+def _attach(scene, source: FrameSource, outputs) -> Dict[str, object]:
     """Put sequence outputs in the recording's browser (a new one if it has none); returns role -> shown node."""
     roles = [output.node.GetAttribute("DTC.Role") for output in outputs]
     if source.sequence is None:
         return {role: output.node for role, output in zip(roles, outputs)}
     nodes = [output.node for output in outputs]
     if source.browser is None:
-        source.browser = tag(add_sequence_browser(scene, [source.sequence] + nodes, f"{source.name} browser", logic),
+        source.browser = tag(add_sequence_browser(scene, [source.sequence] + nodes, f"{source.name} browser"),
                              "browser")
         proxies = [source.browser.GetProxyNode(node) for node in nodes]
     else:
-        proxies = add_to_browser(scene, source.browser, nodes, logic)
+        proxies = add_to_browser(scene, source.browser, nodes)
     return dict(zip(roles, proxies))

@@ -9,6 +9,8 @@ from ..errors import DTCError
 
 ROLE_ATTRIBUTE = "DTC.Role"
 """Node attribute naming what a node made by DTC holds (``masks``, ``flicker``, ``table`` ...)."""
+RUN_ATTRIBUTE = "DTC.Run"
+"""Node attribute naming the segmentation run a node belongs to (unique in a scene)."""
 
 
 def slicer_module():
@@ -43,14 +45,15 @@ def new_scene():
 
 
 def sequences_logic(scene, logic=None):
-    """The Sequences module logic to use for ``scene``: ``logic`` if given, else the one :func:`new_scene` made."""
+    """The Sequences logic to update proxies with: ``logic``, else the one :func:`new_scene` attached, else None.
+
+    None is fine in Slicer: the application's Sequences logic observes its scene and creates
+    and updates the proxies of a browser whenever the browser changes.
+    """
     if logic is not None:
         return logic
     logics = getattr(scene, "dtc_logics", None)
-    if logics is None:
-        raise DTCError("no Sequences logic for this scene.",
-                       fix="Pass logic=slicer.modules.sequences.logic(), or create the scene with new_scene().")
-    return logics[1]
+    return None if logics is None else logics[1]
 
 
 def vtk_matrix(array):
@@ -78,6 +81,11 @@ def nodes_by_class(scene, class_name: str) -> list:
     return [scene.GetNthNodeByClass(index, class_name) for index in range(scene.GetNumberOfNodesByClass(class_name))]
 
 
+def all_nodes(scene) -> list:
+    """Every node of the scene, in scene order."""
+    return [scene.GetNthNode(index) for index in range(scene.GetNumberOfNodes())]
+
+
 def tag(node, role: str, **attributes):
     """Mark ``node`` as a DTC output holding ``role``; extra attributes are stored as ``DTC.<name>``."""
     node.SetAttribute(ROLE_ATTRIBUTE, role)
@@ -92,12 +100,11 @@ def removed_on_failure(scene):
 
     So a cancelled or failed run leaves the scene as it was, with no half-made outputs.
     """
-    before = {scene.GetNthNode(index).GetID() for index in range(scene.GetNumberOfNodes())}
+    before = {node.GetID() for node in all_nodes(scene)}
     try:
         yield
     except BaseException:
-        nodes = [scene.GetNthNode(index) for index in range(scene.GetNumberOfNodes())]
-        added = [node for node in nodes if node.GetID() not in before]
+        added = [node for node in all_nodes(scene) if node.GetID() not in before]
         for sequence in added:
             if sequence.IsA("vtkMRMLSequenceNode"):
                 unsynchronize(scene, sequence)

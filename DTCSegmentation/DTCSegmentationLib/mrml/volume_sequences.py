@@ -51,15 +51,12 @@ def add_sequence_browser(scene, sequences: Sequence, name: str = "DTC browser", 
     """A browser playing ``sequences`` in sync (the first is the master) with their proxy nodes created.
 
     Args:
-        logic: the Sequences module logic (in Slicer: ``slicer.modules.sequences.logic()``,
-            passed in by the GUI layer); by default the one :func:`~.scene.new_scene` attached.
+        logic: the Sequences module logic (see :func:`~.scene.sequences_logic`; not needed in Slicer
+            or for a scene from :func:`~.scene.new_scene`).
     """
-    logic = sequences_logic(scene, logic)
     browser = scene.AddNewNodeByClass("vtkMRMLSequenceBrowserNode", name)
     browser.SetAndObserveMasterSequenceNodeID(sequences[0].GetID())
-    for node in sequences[1:]:
-        browser.AddSynchronizedSequenceNode(node.GetID())
-    logic.UpdateProxyNodesFromSequences(browser)
+    add_to_browser(scene, browser, sequences[1:], logic)
     return browser
 
 
@@ -67,7 +64,9 @@ def add_to_browser(scene, browser, sequences: Sequence, logic=None) -> list:
     """Synchronise ``sequences`` with ``browser``; returns their proxy nodes (showing the selected item)."""
     for node in sequences:
         browser.AddSynchronizedSequenceNode(node.GetID())
-    sequences_logic(scene, logic).UpdateProxyNodesFromSequences(browser)
+    logic = sequences_logic(scene, logic)
+    if logic is not None:
+        logic.UpdateProxyNodesFromSequences(browser)
     return [browser.GetProxyNode(node) for node in sequences]
 
 

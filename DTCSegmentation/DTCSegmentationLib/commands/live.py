@@ -92,8 +92,9 @@ def run(args) -> int:
         check_crc=not args.no_crc_check, idle_timeout=args.idle_timeout,
     )
     with IgtlBridge(segmenter, config) as bridge:
-        if args.listen is not None and not args.json:
-            print(f"listening on port {bridge.listen_port}", flush=True)
+        if args.listen is not None:
+            print(json.dumps({"event": "listening", "port": bridge.listen_port}) if args.json
+                  else f"listening on port {bridge.listen_port}", flush=True)
         end = None if args.duration is None else time.monotonic() + args.duration
         next_report = time.monotonic() + args.stats_interval
         try:

@@ -1,0 +1,163 @@
+"""End-to-end latency and sustained frames/s of ``dtc live`` on loopback, at 256 x 448.
+
+A pyigtl server plays the image source (as PlusServer would): it streams simulated TRUS
+frames at a fixed rate to a ``dtc live --host`` process (default model, ONNX back end) and
+receives the masks.  Latency is from the moment a frame is packed for sending (its
+OpenIGTLink timestamp, which the mask repeats) to the moment its mask has arrived; a second
+figure counts from when the frame was handed to pyigtl, which adds pyigtl's own send
+polling (up to 10 ms).  Two runs: the target rate (default 20 frames/s) and an overload
+(default 100 frames/s) that shows the highest sustained output rate with frames dropped.
+
+Prints JSON.  Target (issue #7) on 2 CPU cores: p99 latency at most 60 ms at 20 frames/s.
+
+    python bench/bench_live.py [--seconds 30] [--rate 20] [--overload-rate 100] [--backend onnx]
+"""
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import pyigtl
+
+from DTCSegmentationLib.commands.segment import default_model_path
+from DTCSegmentationLib.simulation import SimulationConfig, simulate
+
+SIZE = (256, 448)
+
+
+class StampedImage(pyigtl.ImageMessage):
+    """An IMAGE whose timestamp is the moment pyigtl packs it for the socket."""
+
+    def __init__(self, voxels, queued_at, packed_times):
+        super().__init__(voxels, device_name="Image_Reference")
+        self.queued_at = queued_at
+        self.packed_times = packed_times
+
+    def pack(self):
+        self.timestamp = time.time()
+        self.packed_times[_key(self.timestamp)] = (self.queued_at, self.timestamp)
+        return super().pack()
+
+
+def _key(timestamp: float) -> int:
+    return int(round(timestamp * 1e5))  # 10 us: far above the 1 ns OpenIGTLink rounding
+
+
+def _percentiles(values_ms):
+    values = np.asarray(values_ms)
+    if values.size == 0:
+        return {"p50": None, "p99": None, "max": None}
+    return {"p50": round(float(np.percentile(values, 50)), 1), "p99": round(float(np.percentile(values, 99)), 1),
+            "max": round(float(values.max()), 1)}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def live_bridge(port: int, model: str, backend: str):
+    """``dtc live --host`` in its own process; yields the process, then stops it with Ctrl-C (SIGINT)."""
+    command = [sys.executable, "-m", "DTCTrainingLib.cli", "live", "--model", model, "--backend", backend,
+               "--host", "127.0.0.1", "--port", str(port), "--json", "--stats-interval", "3600"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        process.final = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": err[-2000:]}
+
+
+def run_stream(frames, rate: float, seconds: float, warmup: float, model: str, backend: str) -> dict:
+    """Stream ``frames`` (looped) at ``rate`` for ``warmup + seconds``; statistics over the last ``seconds``."""
+    port = _free_port()
+    server = pyigtl.OpenIGTLinkServer(port=port, local_server=True)
+    packed, arrivals, stop = {}, [], threading.Event()
+
+    def receive():
+        while not stop.is_set():
+            now = time.time()
+            for message in server.get_latest_messages():
+                if message.device_name == "DTCMask":
+                    arrivals.append((message.timestamp, now))
+            time.sleep(0.0005)
+
+    receiver = threading.Thread(target=receive, daemon=True)
+    try:
+        with live_bridge(port, model, backend) as bridge:
+            deadline = time.monotonic() + 120
+            while not server.is_connected():
+                if bridge.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"dtc live did not connect: {bridge.stderr.read()[-2000:]}")
+                time.sleep(0.05)
+            receiver.start()
+            interval, start = 1.0 / rate, time.perf_counter()
+            measure_from = time.time() + warmup
+            sent = 0
+            while time.perf_counter() - start < warmup + seconds:
+                server.send_message(StampedImage(frames[sent % len(frames)][None], time.time(), packed), wait=False)
+                sent += 1
+                time.sleep(max(0.0, start + sent * interval - time.perf_counter()))
+            time.sleep(0.5)  # let the last masks arrive
+            stop.set()
+            receiver.join(5)
+    finally:
+        server.stop()
+    latencies, from_queue = [], []
+    for stamp, arrived in arrivals:
+        times = packed.get(_key(stamp)) or packed.get(_key(stamp) + 1) or packed.get(_key(stamp) - 1)
+        if times is None or times[1] < measure_from:
+            continue
+        queued_at, packed_at = times
+        latencies.append((arrived - packed_at) * 1000.0)
+        from_queue.append((arrived - queued_at) * 1000.0)
+    measured_sent = sum(1 for queued_at, _ in packed.values() if queued_at >= measure_from)
+    final = bridge.final
+    return {
+        "input_frames_per_second": rate, "seconds": seconds, "frames_sent": measured_sent,
+        "masks_received": len(latencies),
+        "sustained_frames_per_second": round(len(latencies) / seconds, 1),
+        "latency_ms": _percentiles(latencies), "latency_from_queueing_ms": _percentiles(from_queue),
+        "bridge": {key: final.get(key) for key in ("received", "segmented", "dropped", "latency_p50_ms",
+                                                    "latency_p99_ms", "messages_skipped", "answers_replaced")},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(default_model_path()))
+    parser.add_argument("--backend", default="onnx")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds streamed before measuring")
+    parser.add_argument("--rate", type=float, default=20.0, help="input frames/s of the target run")
+    parser.add_argument("--overload-rate", type=float, default=100.0, help="input frames/s of the overload run")
+    args = parser.parse_args()
+    frames = simulate(SimulationConfig(view="axial", num_frames=100, height=SIZE[0], width=SIZE[1], seed=3)).images.frames
+    target = run_stream(frames, args.rate, args.seconds, args.warmup, args.model, args.backend)
+    overload = run_stream(frames, args.overload_rate, min(args.seconds, 10.0), args.warmup, args.model, args.backend)
+    p99 = target["latency_ms"]["p99"]
+    print(json.dumps({
+        "benchmark": "live", "input_size": list(SIZE), "model": os.path.relpath(args.model), "backend": args.backend,
+        "cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+        "target_run": target, "overload_run": overload,
+        "target": {"input_frames_per_second": args.rate, "latency_p99_ms": 60},
+        "meets_target": p99 is not None and p99 <= 60
+        and target["sustained_frames_per_second"] >= 0.95 * args.rate,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,11 +1,17 @@
 """DTCTraining: train the DTC teacher and temporally distilled student from 3D Slicer.
 
-The module is a thin GUI over ``DTCTrainingLib``.  It loads without torch: the
-library and its dependencies are imported only when the user needs them.
+The module is a thin GUI over ``DTCTrainingLib``: training runs in a child process
+(``TrainingProcess``, Slicer's own Python), polled by a timer; the MRML adapter turns the scene's
+annotated sequences into training data and the run's events into live curves.  It loads
+without torch: the heavy libraries are imported, and installed if the user agrees, only on use.
 """
 
 import logging
+import pathlib
+import shutil
+from typing import Annotated, Optional
 
+import qt
 import slicer
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
@@ -13,8 +19,22 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleTest,
     ScriptedLoadableModuleWidget,
 )
+from slicer.util import VTKObservationMixin
 
-from DTCSegmentationLib.dependencies import dependency_status_text
+try:
+    from slicer.parameterNodeWrapper import Choice, Minimum, parameterNodeWrapper
+except ImportError:  # Slicer before 5.4
+    raise ImportError("DTC Training needs 3D Slicer 5.4 or newer (typed parameter nodes).") from None
+
+from DTCSegmentationLib.dependencies import (
+    dependency_status_text, ensure_dependencies, installed_version, missing_requirements,
+)
+from DTCTrainingLib.panel_settings import (
+    DEVICE_CHOICES, FLOW_CHOICES, NETWORK_CHOICES, PANEL_SETTINGS, STAGE_CHOICES, default_value, panel_overrides,
+)
+from DTCTrainingLib.training_process import TrainingProcess, event_summary
+
+SCENE_DATA_FOLDER = "scene_data"  # inside the output folder: the scene's recordings as a training-data folder
 
 
 class DTCTraining(ScriptedLoadableModule):
@@ -34,7 +54,42 @@ class DTCTraining(ScriptedLoadableModule):
         )
 
 
-class DTCTrainingWidget(ScriptedLoadableModuleWidget):
+@parameterNodeWrapper
+class DTCTrainingParameterNode:
+    """The panel's state; saved with the scene."""
+
+    dataFolder: pathlib.Path
+    useSceneData: bool = False
+    outputFolder: pathlib.Path
+    stage: Annotated[str, Choice(list(STAGE_CHOICES))] = "all"
+    network: Annotated[str, Choice(list(NETWORK_CHOICES))] = default_value(PANEL_SETTINGS["network"])
+    epochs: Annotated[int, Minimum(1)] = default_value(PANEL_SETTINGS["epochs"])
+    batchSize: Annotated[int, Minimum(1)] = default_value(PANEL_SETTINGS["batchSize"])
+    height: Annotated[int, Minimum(16)] = default_value(PANEL_SETTINGS["height"])
+    width: Annotated[int, Minimum(16)] = default_value(PANEL_SETTINGS["width"])
+    weightSegmentation: Annotated[float, Minimum(0)] = default_value(PANEL_SETTINGS["weightSegmentation"])
+    weightDistillation: Annotated[float, Minimum(0)] = default_value(PANEL_SETTINGS["weightDistillation"])
+    weightConsistency: Annotated[float, Minimum(0)] = default_value(PANEL_SETTINGS["weightConsistency"])
+    weightPrototype: Annotated[float, Minimum(0)] = default_value(PANEL_SETTINGS["weightPrototype"])
+    flowMethod: Annotated[str, Choice(list(FLOW_CHOICES))] = default_value(PANEL_SETTINGS["flowMethod"])
+    device: Annotated[str, Choice(list(DEVICE_CHOICES))] = default_value(PANEL_SETTINGS["device"])
+    amp: bool = default_value(PANEL_SETTINGS["amp"])
+    gpus: Annotated[int, Minimum(1)] = 1
+    otherSettings: str = ""
+
+
+def _isSet(path) -> bool:
+    return path is not None and str(path) not in ("", ".")
+
+
+class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None):
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._plotViewNode = None
+
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/DTCTraining.ui"))
@@ -42,30 +97,332 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = DTCTrainingLogic()
-        self.ui.refreshDependenciesButton.connect("clicked(bool)", self.updateDependencyStatus)
+
+        import ctk
+
+        for pathEdit in (self.ui.dataFolderPathLineEdit, self.ui.outputFolderPathLineEdit):
+            pathEdit.filters = ctk.ctkPathLineEdit.Dirs
+        self.plotWidget = slicer.qMRMLPlotWidget()
+        self.plotWidget.setMRMLScene(slicer.mrmlScene)
+        self.ui.curvesFrame.layout().addWidget(self.plotWidget)
+        self.timer = qt.QTimer()
+        self.timer.setInterval(250)
+        self.timer.timeout.connect(self.onPoll)
+
+        self.ui.refreshDependenciesButton.clicked.connect(self.updateDependencyStatus)
+        self.ui.installDependenciesButton.clicked.connect(self.onInstallDependencies)
+        self.ui.findSceneRecordingsButton.clicked.connect(self.updateSceneRecordings)
+        self.ui.startButton.clicked.connect(self.onStart)
+        self.ui.cancelButton.clicked.connect(self.onCancel)
+        self.ui.resumeButton.clicked.connect(self.onResume)
+        self.ui.useModelButton.clicked.connect(self.onUseModel)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.initializeParameterNode()
         self.updateDependencyStatus()
 
+    def cleanup(self):
+        self.timer.stop()
+        if self.logic.process is not None and self.logic.process.running:
+            self.logic.process.cancel(grace=10)
+            self.logic.process.wait(timeout=15)
+        self.removeObservers()
+
+    def enter(self):
+        self.initializeParameterNode()
+
+    def exit(self):
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+
+    def onSceneStartClose(self, caller, event):
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event):
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self):
+        self.setParameterNode(self.logic.getParameterNode())
+
+    def setParameterNode(self, parameterNode):
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+        self._parameterNode = parameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+
+    # ------------------------------------------------------------------ dependencies
     def updateDependencyStatus(self):
         self.ui.dependencyStatusLabel.text = self.logic.dependencyStatusText()
+        ready = self.logic.dependenciesReady()
+        self.ui.installDependenciesButton.enabled = not ready
+        self.ui.setupCollapsibleButton.collapsed = ready
+
+    def onInstallDependencies(self):
+        with slicer.util.tryWithErrorDisplay("Installing the Python packages failed.", waitCursor=True):
+            self.logic.ensureDependencies()
+        self.updateDependencyStatus()
+
+    # ------------------------------------------------------------------ data
+    def updateSceneRecordings(self):
+        if not self.logic.ensureDependencies():
+            return
+        with slicer.util.tryWithErrorDisplay("The scene's sequences could not be read.", waitCursor=True):
+            recordings = self.logic.sceneRecordings()
+            if recordings:
+                names = ", ".join(f"{r.images.GetName()} ({r.masks.GetName()})" for r in recordings)
+                self.ui.sceneRecordingsLabel.text = f"{len(recordings)} annotated recording(s): {names}"
+            else:
+                self.ui.sceneRecordingsLabel.text = "No sequence browser plays an image sequence with a segmentation sequence."
+
+    # ------------------------------------------------------------------ run
+    def onStart(self):
+        if not self.logic.ensureDependencies():
+            return
+        with slicer.util.tryWithErrorDisplay("Training could not start.", waitCursor=True):
+            self.ui.logTextEdit.clear()
+            self.logic.startTraining(self._parameterNode)
+            self.onStarted()
+
+    def onResume(self):
+        with slicer.util.tryWithErrorDisplay("Training could not resume.", waitCursor=True):
+            self.logic.resumeTraining()
+            self.onStarted()
+
+    def onCancel(self):
+        self.logic.cancelTraining()
+        self.ui.statusLabel.text = "Stopping after the current step..."
+        self.ui.cancelButton.enabled = False
+
+    def onStarted(self):
+        self._showChart(self.logic.updateCurves()[1])
+        self.updateButtons()
+        self.timer.start()
+
+    def onPoll(self):
+        process = self.logic.process
+        events = process.poll_events()
+        for line in process.read_log():
+            self.ui.logTextEdit.appendPlainText(line)
+        for event in events:
+            summary = event_summary(event)
+            if summary:
+                self.ui.logTextEdit.appendPlainText(summary)
+        if any(event["event"] == "epoch" for event in events):
+            self.logic.updateCurves()
+        fraction, text = process.progress()
+        self.ui.progressBar.value = int(round(fraction * self.ui.progressBar.maximum))
+        self.ui.statusLabel.text = text
+        if not process.running:
+            self.timer.stop()
+            self.ui.statusLabel.text = self.logic.resultText()
+            self.updateButtons()
+
+    def updateButtons(self):
+        process = self.logic.process
+        running = process is not None and process.running
+        self.ui.startButton.enabled = not running
+        self.ui.cancelButton.enabled = running
+        self.ui.resumeButton.enabled = process is not None and process.state in ("cancelled", "failed")
+        self.ui.useModelButton.enabled = not running and process is not None and process.model_path() is not None
+
+    def _showChart(self, chart):
+        if self._plotViewNode is None or self._plotViewNode.GetScene() is None:
+            self._plotViewNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLPlotViewNode", "DTC training view")
+            self.plotWidget.setMRMLPlotViewNode(self._plotViewNode)
+        self._plotViewNode.SetPlotChartNodeID(chart.GetID())
+
+    def onUseModel(self):
+        with slicer.util.tryWithErrorDisplay("The model could not be handed to DTC Segmentation."):
+            path = self.logic.useModel()
+            self.ui.statusLabel.text = f"DTC Segmentation now uses {path}."
 
 
 class DTCTrainingLogic(ScriptedLoadableModuleLogic):
-    """Everything the panel does, callable from the Python console."""
+    """Everything the panel does, callable from the Python console.
 
+    ``logic = slicer.util.getModuleLogic("DTCTraining")``; ``logic.train(data, out, "all", {"optim.epochs": 20})``
+    starts a run, ``logic.process`` follows it (``wait()``, ``events``, ``cancel()``), ``logic.resumeTraining()``,
+    ``logic.updateCurves()``, ``logic.useModel()``.
+    """
+
+    def __init__(self):
+        ScriptedLoadableModuleLogic.__init__(self)
+        self.process: Optional[TrainingProcess] = None
+
+    def getParameterNode(self):
+        return DTCTrainingParameterNode(super().getParameterNode())
+
+    # ------------------------------------------------------------------ dependencies
     def dependencyStatusText(self):
         """One line per required package: name, installed version or 'missing'."""
         return dependency_status_text()
 
+    def dependenciesReady(self):
+        return installed_version("torch") is not None and not missing_requirements()
+
+    def ensureDependencies(self):
+        """Offer to install torch (PyTorch extension) and the other packages (pip); True when all are there."""
+        import PyTorchUtils
+
+        torchLogic = PyTorchUtils.PyTorchUtilsLogic()
+        return ensure_dependencies(
+            torchLogic.torchInstalled,
+            lambda: torchLogic.installTorch(askConfirmation=False, torchVersionRequirement=">=2.1"),
+            lambda text: slicer.util.confirmOkCancelDisplay(text, "DTC Training"),
+            slicer.util.pip_install,
+        )
+
+    # ------------------------------------------------------------------ data
+    def sceneRecordings(self, scene=None):
+        """The annotated recordings (image sequence + segmentation/labelmap sequence) of the scene."""
+        from DTCTrainingLib.mrml import annotated_recordings
+
+        return annotated_recordings(scene or slicer.mrmlScene)
+
+    def exportSceneData(self, folder, scene=None):
+        """Write the scene's annotated recordings as a training-data folder (replacing an earlier export)."""
+        from DTCTrainingLib.mrml import write_training_data
+
+        recordings = self.sceneRecordings(scene)
+        return write_training_data(scene or slicer.mrmlScene, recordings, folder, overwrite=True).parent
+
+    # ------------------------------------------------------------------ run
+    def pythonExecutable(self):
+        """Slicer's own Python (PythonSlicer is on the application's PATH)."""
+        python = shutil.which("PythonSlicer")
+        if not python:
+            raise RuntimeError("PythonSlicer was not found on the PATH of this Slicer.")
+        return python
+
+    def train(self, data, out, stage="all", settings=None, gpus=1):
+        """Start ``dtc train STAGE`` on the training-data folder ``data`` into ``out``; returns the TrainingProcess."""
+        if self.process is not None and self.process.running:
+            raise RuntimeError("A training run is in progress; cancel it first.")
+        self.process = TrainingProcess(stage, data, out, settings, python=self.pythonExecutable(), gpus=gpus).start()
+        return self.process
+
+    def startTraining(self, parameterNode):
+        """What Start does: the panel's settings, data from the folder or the scene."""
+        p = parameterNode
+        if not _isSet(p.outputFolder):
+            raise ValueError("Choose an output folder.")
+        out = pathlib.Path(p.outputFolder)
+        if p.useSceneData:
+            data = self.exportSceneData(out / SCENE_DATA_FOLDER)
+        elif _isSet(p.dataFolder):
+            data = pathlib.Path(p.dataFolder)
+        else:
+            raise ValueError("Choose a training-data folder, or use the annotated sequences of this scene.")
+        values = {name: getattr(p, name) for name in PANEL_SETTINGS}
+        return self.train(data, out, p.stage, panel_overrides(values, p.otherSettings), p.gpus)
+
+    def resumeTraining(self):
+        if self.process is None:
+            raise RuntimeError("There is no run to resume in this session; start one with the same output folder.")
+        return self.process.resume()
+
+    def cancelTraining(self):
+        if self.process is not None:
+            self.process.cancel()
+
+    def resultText(self):
+        process = self.process
+        if process.state == "finished":
+            return f"Finished. Best model: {process.model_path()}"
+        if process.state == "cancelled":
+            return "Cancelled; Resume continues from the last finished epoch."
+        return f"Failed: {process.error or 'see the log'}"
+
+    def updateCurves(self, scene=None):
+        """The run's loss and validation Dice per epoch as a table and plot chart (updated in place)."""
+        from DTCTrainingLib.mrml import training_curves
+
+        name = f"DTC training {self.process.out.name}"
+        return training_curves(scene or slicer.mrmlScene, self.process.events, self.process.stages, name)
+
+    def useModel(self, path=None):
+        """Set DTC Segmentation's model to ``path`` (default: this run's best model); returns the path."""
+        path = pathlib.Path(path) if path else (self.process.model_path() if self.process else None)
+        if path is None or not path.is_file():
+            raise ValueError("This run has not produced a model yet.")
+        parameterNode = slicer.util.getModuleLogic("DTCSegmentation").getParameterNode()
+        if hasattr(parameterNode, "modelPath"):  # the module's typed parameter node
+            current = parameterNode.modelPath
+            parameterNode.modelPath = type(current)(path) if isinstance(current, pathlib.PurePath) else str(path)
+        else:
+            parameterNode.SetParameter("modelPath", str(path))
+        return path
+
 
 class DTCTrainingTest(ScriptedLoadableModuleTest):
+    """The training MRML layer and a tiny training run, inside Slicer (skipped until the packages are installed)."""
+
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
         self.setUp()
         self.test_dependency_report()
+        if not DTCTrainingLogic().dependenciesReady():
+            logging.info("DTCTraining self-test: torch or other Python packages missing, training tests skipped.")
+            return
+        self.test_scene_to_training_data_and_curves()
+        self.test_training_process()
 
     def test_dependency_report(self):
         text = DTCTrainingLogic().dependencyStatusText()
         self.assertIn("numpy:", text)
         logging.info(text)
+
+    def _annotatedScene(self, seeds=(1, 2)):
+        from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence
+        from DTCSegmentationLib.simulation import SimulationConfig, simulate
+        from DTCTrainingLib.mrml import add_annotation_sequence
+
+        recordings = []
+        for seed in seeds:
+            recording = simulate(SimulationConfig(num_frames=6, height=64, width=96, seed=seed))
+            images = add_volume_sequence(slicer.mrmlScene, recording.images, f"sweep {seed}")
+            add_sequence_browser(slicer.mrmlScene, [images], f"browser {seed}")
+            add_annotation_sequence(slicer.mrmlScene, images, {0: recording.masks.frames[0], 3: recording.masks.frames[3]},
+                                    f"annotations {seed}")
+            recordings.append(recording)
+        return recordings
+
+    def test_scene_to_training_data_and_curves(self):
+        import tempfile
+
+        from DTCSegmentationLib.sequence_io import read_sequence
+        from DTCTrainingLib.manifest import load_manifest
+        from DTCTrainingLib.mrml import training_curves
+
+        recordings = self._annotatedScene()
+        logic = DTCTrainingLogic()
+        self.assertEqual(len(logic.sceneRecordings()), 2)
+        folder = logic.exportSceneData(pathlib.Path(tempfile.mkdtemp()) / "data")
+        manifest = load_manifest(folder)
+        self.assertEqual([case.labelled_frames for case in manifest.cases], [(0, 3), (0, 3)])
+        masks = read_sequence(manifest.cases[1].masks).frames
+        self.assertTrue(((masks[3] > 0) == (recordings[1].masks.frames[3] > 0)).all())
+        events = [{"event": "epoch", "stage": "teacher", "epoch": 1, "losses": {"total": 1.0}, "val": {"dice": 0.5}}]
+        table, chart = training_curves(slicer.mrmlScene, events, ("teacher",))
+        self.assertEqual(table.GetNumberOfRows(), 1)
+        self.assertEqual(chart.GetNumberOfPlotSeriesNodes(), 2)
+
+    def test_training_process(self):
+        import tempfile
+
+        self._annotatedScene()
+        logic = DTCTrainingLogic()
+        out = pathlib.Path(tempfile.mkdtemp()) / "run"
+        data = logic.exportSceneData(out.parent / "data")
+        settings = {"optim.epochs": 1, "optim.steps_per_epoch": 1, "optim.batch_size": 2, "data.height": 32,
+                    "data.width": 48, "network.arguments": {"features": [4, 8, 8, 16]}, "device": "cpu"}
+        process = logic.train(data, out, "teacher", settings)
+        self.assertEqual(process.wait(timeout=300), "finished", list(process.log))
+        self.assertTrue(process.model_path().is_file())
+        table, _ = logic.updateCurves()
+        self.assertEqual(table.GetNumberOfRows(), 1)

@@ -21,7 +21,7 @@ from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence, n
 from DTCTrainingLib.dataset_check import check_dataset  # noqa: E402
 from DTCTrainingLib.manifest import load_manifest  # noqa: E402
 from DTCTrainingLib.mrml import (  # noqa: E402
-    SceneRecording, annotated_recordings, curve_columns, training_curves, write_training_data,
+    SceneRecording, add_annotation_sequence, annotated_recordings, curve_columns, training_curves, write_training_data,
 )
 
 
@@ -53,31 +53,28 @@ def segmentation_node(labels, ijk_to_ras, names):
 
 def annotated_scene(recordings, segmentation_frames=(0, 2, 5), labelmap_frames=(1, 4)):
     """Recording 1 annotated in a segmentation sequence, recording 2 in a labelmap sequence, both sparse."""
-    from DTCTrainingLib.mrml import _register_segmentation_converters
-
-    _register_segmentation_converters()  # needed before a segmentation can be copied into a sequence
     scene = new_scene()
     first, second = recordings
     images = add_volume_sequence(scene, first.images, "axial sweep")
-    segmentations = scene.AddNewNodeByClass("vtkMRMLSequenceNode", "axial annotations")
-    matrix = first.images.geometry.ijk_to_ras()
-    for frame in segmentation_frames:
-        segmentations.SetDataNodeAtValue(segmentation_node(first.masks.frames[frame], matrix, ["prostate"]),
-                                         images.GetNthIndexValue(frame))
-    add_sequence_browser(scene, [images, segmentations], "axial browser")
+    add_sequence_browser(scene, [images], "axial browser")
+    add_annotation_sequence(scene, images, {i: first.masks.frames[i] for i in segmentation_frames}, "axial annotations")
     images2 = add_volume_sequence(scene, second.images, "sagittal sweep")
-    labelmaps = scene.AddNewNodeByClass("vtkMRMLSequenceNode", "sagittal annotations")
-    matrix2 = second.images.geometry.ijk_to_ras()
-    for frame in labelmap_frames:
-        labelmaps.SetDataNodeAtValue(labelmap_node(second.masks.frames[frame] * 3, matrix2), images2.GetNthIndexValue(frame))
     predicted = add_volume_sequence(scene, second.masks, "predicted masks", "labelmap")
     predicted.SetAttribute("DTC.Role", "masks")  # a DTC output: never an annotation
-    add_sequence_browser(scene, [images2, predicted, labelmaps], "sagittal browser")
+    add_sequence_browser(scene, [images2, predicted], "sagittal browser")
+    add_annotation_sequence(scene, images2, {i: second.masks.frames[i] * 3 for i in labelmap_frames},
+                            "sagittal annotations", kind="labelmap")
     return scene
 
 
 def test_scene_recordings_become_a_training_folder_with_sparse_labels(recordings, tmp_path):
     scene = annotated_scene(recordings)
+    annotations = scene.GetFirstNodeByName("axial annotations")
+    # the browser pads a synchronised sparse sequence with empty items: those frames are unannotated
+    assert annotations.GetNumberOfDataNodes() == 6 and annotations.GetNthDataNode(1) is None
+    segmentation_item = annotations.GetNthDataNode(0)
+    assert segmentation_item.GetClassName() == "vtkMRMLSegmentationNode"
+    assert segmentation_item.GetSegmentation().GetNthSegment(0).GetName() == "prostate"
     found = annotated_recordings(scene)
     assert [(r.images.GetName(), r.masks.GetName()) for r in found] == [
         ("axial sweep", "axial annotations"), ("sagittal sweep", "sagittal annotations")]
@@ -101,9 +98,6 @@ def test_scene_recordings_become_a_training_folder_with_sparse_labels(recordings
 
 
 def test_the_prostate_segment_is_taken_from_a_shared_layer_and_a_cropped_labelmap_is_resampled(recordings, tmp_path):
-    from DTCTrainingLib.mrml import _register_segmentation_converters
-
-    _register_segmentation_converters()
     recording = recordings[0]
     scene = new_scene()
     images = add_volume_sequence(scene, recording.images, "sweep")

@@ -11,7 +11,7 @@ from DTCSegmentationLib.model_file import load_model
 from DTCTrainingLib.cli import build_parser
 from DTCTrainingLib.config import load_config
 from DTCTrainingLib.simulated_dataset import make_simulated_dataset
-from DTCTrainingLib.training_process import TrainingProcess, override_arguments, train_command
+from DTCTrainingLib.training_process import TrainingProcess, event_summary, override_arguments, train_command
 
 TINY = {"data.height": 32, "data.width": 48, "optim.batch_size": 2, "optim.steps_per_epoch": 1, "optim.patience": 50,
         "network.arguments": {"features": [4, 8, 8, 16]}, "device": "cpu"}
@@ -55,6 +55,9 @@ def test_cancel_keeps_a_resumable_checkpoint_and_resume_finishes(dataset, tmp_pa
     leftovers = [path.name for path in out.rglob("*") if "partial" in path.name or path.name.startswith(".")]
     assert leftovers == []
     assert process.model_path() == out / "teacher.safetensors"  # the best model so far is usable already
+    fraction, text = process.progress()
+    assert stopped_after / 4 <= fraction < 1 and text.startswith("teacher epoch")
+    assert any("interrupted" in line for line in process.read_log()) and process.read_log() == []
 
     assert process.resume().wait(timeout=120) == "finished", list(process.log)
     assert process.returncode == 0
@@ -64,6 +67,10 @@ def test_cancel_keeps_a_resumable_checkpoint_and_resume_finishes(dataset, tmp_pa
     assert epochs[-1] == 4 and epochs[epochs.index(stopped_after) + 1:] == list(range(stopped_after + 1, 5))
     done = process.events[-1]
     assert done["event"] == "done" and process.model_path() == out / "teacher.safetensors"
+    assert process.progress() == (1.0, event_summary(done))
+    assert event_summary(done).startswith("teacher done: best validation Dice")
+    last_epoch = [event for event in process.events if event["event"] == "epoch"][-1]
+    assert event_summary(last_epoch).startswith("teacher epoch 4/4: loss ")
     _, info = load_model(process.model_path())
     assert info.metrics["val_dice"] == pytest.approx(done["best_dice"])
     assert torch.load(str(out / "teacher_checkpoint.pt"), weights_only=True)["state"]["epoch"] == 4

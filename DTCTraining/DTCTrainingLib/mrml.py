@@ -3,7 +3,8 @@
 * :func:`write_training_data` turns recordings in a scene (an image volume sequence and a
   segmentation or labelmap sequence that may hold masks for only some frames) into a
   training-data folder with a ``dataset.json`` manifest, for ``dtc train``.
-* :func:`annotated_recordings` finds those pairs in a scene: the sequences each browser plays.
+* :func:`annotated_recordings` finds those pairs in a scene: the sequences each browser plays;
+  :func:`add_annotation_sequence` makes such a mask sequence from arrays.
 * :func:`training_curves` shows the trainer's JSON events as a ``vtkMRMLTableNode`` and a
   ``vtkMRMLPlotChartNode`` (loss and validation Dice per epoch), updated as events arrive.
 
@@ -15,7 +16,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from DTCSegmentationLib.errors import DTCError, PathLike
 from DTCSegmentationLib.mrml.consistency_nodes import add_chart
 from DTCSegmentationLib.mrml.frame_source import FrameSource, frame_source
 from DTCSegmentationLib.mrml.scene import ROLE_ATTRIBUTE, nodes_by_class, slicer_module, tag, vtk_matrix
-from DTCSegmentationLib.mrml.volume_sequences import browser_of_proxy
+from DTCSegmentationLib.mrml.volume_sequences import add_to_browser, browser_of_proxy
 from DTCSegmentationLib.sequence import FrameGeometry
 from DTCSegmentationLib.sequence_io import open_writer
 
@@ -41,7 +42,8 @@ class SceneRecording:
     Attributes:
         images: the recording: a browser, a volume sequence or its proxy volume.
         masks: a sequence of segmentation or labelmap nodes (or its proxy node) whose index
-            values are a subset of the recording's: the frames without an item are unannotated.
+            values are the recording's: frames without an item, or with an empty one (a browser
+            adds those), are unannotated.
         case_id: case name in the manifest (default: the image sequence's name).
         patient: the unit of the split (default: ``case_id``).
         view: ``axial``, ``sagittal`` or ``other``.
@@ -72,12 +74,54 @@ def annotated_recordings(scene) -> List[SceneRecording]:
         synchronized = vtk.vtkCollection()
         browser.GetSynchronizedSequenceNodes(synchronized, True)
         sequences = [synchronized.GetItemAsObject(index) for index in range(synchronized.GetNumberOfItems())]
-        masks = [node for node in sequences if node.GetDataNodeClassName() in MASK_CLASSES
-                 and not node.GetAttribute(ROLE_ATTRIBUTE)]
-        masks.sort(key=lambda node: MASK_CLASSES.index(node.GetDataNodeClassName()))
+        masks = [node for node in sequences if _item_class(node) in MASK_CLASSES and not node.GetAttribute(ROLE_ATTRIBUTE)]
+        masks.sort(key=lambda node: MASK_CLASSES.index(_item_class(node)))
         if masks:
             found.append(SceneRecording(images, masks[0]))
     return found
+
+
+def add_annotation_sequence(scene, images, masks: Mapping[int, np.ndarray], name: str = "annotations",
+                            kind: str = "segmentation", segment: str = "prostate", logic=None):
+    """Masks of some frames of a recording as a sequence, the layout :func:`write_training_data` reads.
+
+    Args:
+        images: the recording (browser, volume sequence or its proxy).
+        masks: ``{frame index: (H, W) array}``, non-zero = prostate, on that frame's pixel grid.
+        kind: ``"segmentation"`` (one segment named ``segment`` per item) or ``"labelmap"``.
+        logic: the Sequences module logic that updates the browser's proxies (not needed in
+            Slicer; headless, the one ``new_scene`` made is used).
+    Returns:
+        The ``vtkMRMLSequenceNode``; each item sits at its frame's index value.
+    """
+    if kind not in ("segmentation", "labelmap"):
+        raise ValueError(f"kind must be segmentation or labelmap, got {kind!r}")
+    slicer = slicer_module()
+    source = frame_source(scene, images)
+    sequence = scene.AddNewNodeByClass("vtkMRMLSequenceNode", name)
+    if source.sequence is not None:
+        sequence.CopySequenceIndex(source.sequence)
+    values = source.index_values()
+    segmentations = slicer.vtkSlicerSegmentationsModuleLogic
+    for index, mask in sorted(masks.items()):
+        labelmap = slicer.vtkMRMLLabelMapVolumeNode()
+        slicer.util.updateVolumeFromArray(labelmap, (np.asarray(mask) > 0).astype(np.uint8)[None])
+        labelmap.SetIJKToRASMatrix(vtk_matrix(source.ijk_to_ras(index)))
+        item = labelmap
+        if kind == "segmentation":
+            _register_segmentation_converters()
+            image = segmentations.CreateOrientedImageDataFromVolumeNode(labelmap)
+            item = slicer.vtkMRMLSegmentationNode()
+            segmentation = item.GetSegmentation()
+            # the frame's grid as the reference geometry, so Slicer edits the masks on the image's pixels
+            segmentation.SetConversionParameter(
+                slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName(),
+                slicer.vtkSegmentationConverter.SerializeImageGeometry(image))
+            segmentations.SetBinaryLabelmapToSegment(image, item, segmentation.AddEmptySegment("", segment))
+        sequence.SetDataNodeAtValue(item, values[index])
+    if source.browser is not None:
+        add_to_browser(scene, source.browser, [sequence], logic)
+    return sequence
 
 
 def write_training_data(scene, recordings: Iterable[Union[SceneRecording, Tuple[object, object]]], out: PathLike,
@@ -153,11 +197,20 @@ def _mask_sequence(scene, node):
     else:
         browser = browser_of_proxy(scene, node) if node is not None else None
         sequence = browser.GetSequenceNode(node) if browser is not None else None
-    if sequence is None or sequence.GetDataNodeClassName() not in MASK_CLASSES:
+    if sequence is None or _item_class(sequence) not in MASK_CLASSES:
         what = "nothing" if node is None else f"'{node.GetName()}' ({node.GetClassName()})"
         raise DTCError(f"the masks must be a sequence of segmentations or labelmaps, got {what}.",
                        fix="Record the annotations in a segmentation sequence played by the recording's browser.")
     return sequence
+
+
+def _item_class(sequence) -> str:
+    """The class of the sequence's items; a browser leaves empty items where a synchronised sequence has none."""
+    for item in range(sequence.GetNumberOfDataNodes()):
+        node = sequence.GetNthDataNode(item)
+        if node is not None:
+            return node.GetClassName()
+    return ""
 
 
 def _annotations(scene, masks_node, source: FrameSource, segment: Optional[str]) -> Dict[int, np.ndarray]:
@@ -166,13 +219,15 @@ def _annotations(scene, masks_node, source: FrameSource, segment: Optional[str])
     frame_of_value = _frame_lookup(source)
     result = {}
     for item in range(sequence.GetNumberOfDataNodes()):
+        node = sequence.GetNthDataNode(item)
+        if node is None:  # an empty item: the frame is not annotated
+            continue
         value = sequence.GetNthIndexValue(item)
         index = frame_of_value(value)
         if index is None:
             raise DTCError(f"mask sequence '{sequence.GetName()}' has an item at index value {value}, which is no "
                            f"frame of '{source.name}'.",
                            fix="Record the masks in a sequence synchronised with the recording's browser.")
-        node = sequence.GetNthDataNode(item)
         shape = source[index].shape[:2]
         if node.IsA("vtkMRMLSegmentationNode"):
             mask = _segment_mask(node, segment, shape, source.ijk_to_ras(index), sequence.GetName(), value)

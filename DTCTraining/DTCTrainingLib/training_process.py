@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from DTCSegmentationLib.errors import DTCError, PathLike
 
@@ -115,6 +115,7 @@ class TrainingProcess:
         self.log: deque = deque(maxlen=2000)
         self.returncode: Optional[int] = None
         self._stderr: deque = deque(maxlen=50)
+        self._unread_log: List[str] = []
         self._process: Optional[subprocess.Popen] = None
         self._lines: "queue.Queue" = queue.Queue()
         self._readers: List[threading.Thread] = []
@@ -207,6 +208,36 @@ class TrainingProcess:
         return self.state
 
     # ------------------------------------------------------------------ results
+    def read_log(self) -> List[str]:
+        """The output lines that arrived since the last call (for a log view)."""
+        lines, self._unread_log = self._unread_log, []
+        return lines
+
+    def progress(self) -> Tuple[float, str]:
+        """``(fraction of the whole run done, 0-1; where it is, in words)`` from the events so far."""
+        fraction, text = 0.0, "starting" if self.running else ""
+        epochs: Dict[str, int] = {}
+        for event in self.events:
+            stage, kind = event.get("stage"), event.get("event")
+            if stage not in self.stages:
+                continue
+            if kind == "start":
+                epochs[stage] = max(int(event["epochs"]), 1)
+            position = None
+            if kind == "step":
+                position = event["epoch"] - 1 + event["step"] / max(event["steps"], 1)
+                text = f"{stage} epoch {event['epoch']}/{epochs.get(stage, '?')}, step {event['step']}/{event['steps']}"
+            elif kind in ("epoch", "resumed"):
+                position = event["epoch"]
+                text = event_summary(event)
+            elif kind in ("done", "early_stop"):
+                position = epochs.get(stage, 1)
+                text = event_summary(event)
+            if position is not None:
+                within = min(position / epochs.get(stage, max(position, 1)), 1.0)
+                fraction = (self.stages.index(stage) + within) / len(self.stages)
+        return fraction, text
+
     @property
     def error(self) -> str:
         """The child's last stderr line (its one-line error message), or '' if it wrote none."""
@@ -242,6 +273,7 @@ class TrainingProcess:
                 self.events.append(event)
             elif line.strip():
                 self.log.append(line)
+                self._unread_log.append(line)
                 if name == "stderr":
                     self._stderr.append(line.strip())
 
@@ -262,6 +294,27 @@ class TrainingProcess:
         else:
             self.state = "failed"
         self._kill_at = None
+
+
+def event_summary(event: Dict) -> str:
+    """One line describing a training event, for a log or a status line ('' for per-step events)."""
+    stage, kind = event.get("stage", ""), event.get("event")
+    if kind == "start":
+        return (f"{stage}: {event['train_samples']} training samples, {event['val_cases']} validation case(s), "
+                f"{event['epochs']} epochs on {event['device']}")
+    if kind == "resumed":
+        return f"{stage} resumed after epoch {event['epoch']}"
+    if kind == "epoch":
+        minutes = event.get("eta_seconds", 0) / 60
+        left = f", about {minutes:.0f} min left" if minutes >= 1 else ""
+        return (f"{stage} epoch {event['epoch']}/{event['epochs']}: loss {event['losses']['total']:.4f}, "
+                f"validation Dice {event['val']['dice']:.4f}{' (best)' if event.get('improved') else ''}{left}")
+    if kind == "early_stop":
+        return f"{stage} stopped early after epoch {event['epoch']} (best epoch {event['best_epoch']})"
+    if kind == "done":
+        return (f"{stage} done: best validation Dice {event['best_dice']:.4f} at epoch {event['best_epoch']}, "
+                f"model {event['model']}")
+    return ""
 
 
 def _parse_event(line: str) -> Optional[Dict]:

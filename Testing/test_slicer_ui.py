@@ -1,0 +1,95 @@
+"""The Slicer panels, checked without Slicer: widget names, parameter-node bindings, settings and packaging."""
+
+import ast
+import re
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from DTCTrainingLib.config import config_fields, load_config
+from DTCTrainingLib.panel_settings import (
+    DEVICE_CHOICES, FLOW_CHOICES, NETWORK_CHOICES, PANEL_SETTINGS, default_value, panel_overrides,
+)
+from DTCTrainingLib.training_process import override_arguments
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = ("DTCSegmentation", "DTCTraining")
+
+
+def ui_tree(module):
+    return ElementTree.parse(ROOT / module / "Resources" / "UI" / f"{module}.ui")
+
+
+def ui_widget_names(module):
+    return {widget.get("name") for widget in ui_tree(module).iter("widget")}
+
+
+def ui_parameter_bindings(module):
+    """``{widget name: parameter name}`` from the widgets' SlicerParameterName dynamic properties."""
+    bindings = {}
+    for widget in ui_tree(module).iter("widget"):
+        for prop in widget.findall("property"):
+            if prop.get("name") == "SlicerParameterName":
+                bindings[widget.get("name")] = prop.find("string").text
+    return bindings
+
+
+def parameter_node_fields(module):
+    """Field names of the module's ``@parameterNodeWrapper`` classes (empty if it has none)."""
+    tree = ast.parse((ROOT / module / f"{module}.py").read_text())
+    fields = set()
+    for node in tree.body:
+        decorators = [getattr(d, "id", getattr(d, "attr", "")) for d in getattr(node, "decorator_list", [])]
+        if isinstance(node, ast.ClassDef) and "parameterNodeWrapper" in decorators:
+            fields |= {item.target.id for item in node.body if isinstance(item, ast.AnnAssign)}
+    return fields
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_widget_the_code_uses_is_in_the_ui_file(module):
+    used = set(re.findall(r"\bself\.ui\.(\w+)", (ROOT / module / f"{module}.py").read_text()))
+    assert used, f"{module}.py uses no widgets of its .ui"
+    missing = used - ui_widget_names(module)
+    assert not missing, f"{module}.py uses widgets that {module}.ui does not define: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_ui_parameter_bindings_name_parameter_node_fields(module):
+    unknown = set(ui_parameter_bindings(module).values()) - parameter_node_fields(module)
+    assert not unknown, f"{module}.ui binds widgets to parameters its parameter node lacks: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_cmake_runs_the_self_test(module):
+    assert "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in (ROOT / module / "CMakeLists.txt").read_text()
+
+
+def test_training_panel_binds_every_training_setting():
+    fields = parameter_node_fields("DTCTraining")
+    bound = set(ui_parameter_bindings("DTCTraining").values())
+    expected = set(PANEL_SETTINGS) | {"dataFolder", "useSceneData", "outputFolder", "stage", "gpus", "otherSettings"}
+    assert expected <= fields and expected <= bound, (sorted(expected - fields), sorted(expected - bound))
+
+
+def test_panel_defaults_and_choices_are_the_libraries():
+    from DTCSegmentationLib.flow import FLOW_METHODS
+    from DTCSegmentationLib.networks import NETWORKS
+
+    defaults = dict(config_fields())
+    for key in PANEL_SETTINGS.values():
+        assert default_value(key) == defaults[key], key
+    assert set(NETWORK_CHOICES) == set(NETWORKS) and FLOW_CHOICES == FLOW_METHODS
+    assert defaults["device"] in DEVICE_CHOICES and defaults["network.name"] in NETWORK_CHOICES
+
+
+def test_panel_values_become_the_run_configuration():
+    values = {"epochs": 7, "network": "unet", "weightConsistency": 1.5, "amp": True, "height": 128, "unrelated": 1}
+    overrides = panel_overrides(values, "optim.lr=0.0005 'data.val=P01,P02' optim.epochs=9")
+    config = load_config(overrides=override_arguments(overrides))
+    assert (config.optim.epochs, config.network.name, config.student.weight_consistency) == (9, "unet", 1.5)
+    assert (config.optim.amp, config.data.height, config.optim.lr, config.data.val) == (True, 128, 5e-4, ["P01", "P02"])
+    with pytest.raises(Exception, match="unknown setting optim.learning_rate"):
+        panel_overrides({}, "optim.learning_rate=1")
+    with pytest.raises(Exception, match="is not section.field=value"):
+        panel_overrides({}, "optim.lr")

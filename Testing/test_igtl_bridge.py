@@ -16,6 +16,7 @@ import pyigtl
 import pytest
 from pyigtl import ImageMessage, MessageBase, TransformMessage
 
+from DTCSegmentationLib.errors import DTCError
 from DTCSegmentationLib.igtl_bridge import BridgeConfig, IgtlBridge
 from DTCSegmentationLib.model_file import ModelInfo
 from DTCSegmentationLib.segmenter import Segmenter
@@ -296,3 +297,13 @@ def test_bad_messages_are_skipped_and_the_connection_keeps_working():
         stats = bridge.stats()
     assert stats["messages_skipped"] == 5 and stats["messages_ignored"] == 2
     assert stats["protocol_errors"] == 0 and stats["connections_opened"] == 1 and stats["segmented"] == 1
+
+
+def test_a_taken_port_is_a_user_error_and_starts_nothing():
+    with socket.socket() as other_program:
+        other_program.bind((LOCAL, 0))
+        other_program.listen(1)
+        bridge = IgtlBridge(brightness_segmenter(), bridge_config(listen_host=LOCAL,
+                                                                  listen_port=other_program.getsockname()[1]))
+        with pytest.raises(DTCError, match="cannot listen on .* Fix: Choose another --listen port"):
+            bridge.start()

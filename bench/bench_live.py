@@ -10,7 +10,7 @@ polling (up to 10 ms).  Two runs: the target rate (default 20 frames/s) and an o
 
 Prints JSON.  Target (issue #7) on 2 CPU cores: p99 latency at most 60 ms at 20 frames/s.
 
-    python bench/bench_live.py [--seconds 30] [--rate 20] [--overload-rate 100] [--backend onnx]
+    python bench/bench_live.py [--seconds 30] [--rate 20] [--overload-rate 100] [--backend onnx] [--threads N]
 """
 
 import argparse
@@ -21,9 +21,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pyigtl
@@ -66,22 +66,28 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextmanager
-def live_bridge(port: int, model: str, backend: str):
-    """``dtc live --host`` in its own process; yields the process, then stops it with Ctrl-C (SIGINT)."""
+def start_bridge(port: int, model: str, backend: str, threads, log) -> subprocess.Popen:
+    """``dtc live --host`` in its own process (as deployed: its own interpreter and GIL), logging to ``log``."""
     command = [sys.executable, "-m", "DTCTrainingLib.cli", "live", "--model", model, "--backend", backend,
                "--host", "127.0.0.1", "--port", str(port), "--json", "--stats-interval", "3600"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-        process.final = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": err[-2000:]}
+    if threads:
+        command += ["--threads", str(threads)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
 
 
-def run_stream(frames, rate: float, seconds: float, warmup: float, model: str, backend: str) -> dict:
+def stop_bridge(process: subprocess.Popen, log) -> dict:
+    """Ctrl-C (SIGINT) the bridge; its final statistics line."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    lines = out.strip().splitlines()
+    if process.returncode != 0 or not lines:
+        log.seek(0)
+        raise RuntimeError(f"dtc live failed (exit status {process.returncode}): {log.read()[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def run_stream(frames, rate: float, seconds: float, warmup: float, model: str, backend: str, threads) -> dict:
     """Stream ``frames`` (looped) at ``rate`` for ``warmup + seconds``; statistics over the last ``seconds``."""
     port = _free_port()
     server = pyigtl.OpenIGTLinkServer(port=port, local_server=True)
@@ -93,29 +99,32 @@ def run_stream(frames, rate: float, seconds: float, warmup: float, model: str, b
             for message in server.get_latest_messages():
                 if message.device_name == "DTCMask":
                     arrivals.append((message.timestamp, now))
-            time.sleep(0.0005)
+            time.sleep(0.001)
 
     receiver = threading.Thread(target=receive, daemon=True)
+    log = tempfile.TemporaryFile("w+")  # a full stderr pipe that nobody reads would stall the bridge
+    bridge = start_bridge(port, model, backend, threads, log)
     try:
-        with live_bridge(port, model, backend) as bridge:
-            deadline = time.monotonic() + 120
-            while not server.is_connected():
-                if bridge.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"dtc live did not connect: {bridge.stderr.read()[-2000:]}")
-                time.sleep(0.05)
-            receiver.start()
-            interval, start = 1.0 / rate, time.perf_counter()
-            measure_from = time.time() + warmup
-            sent = 0
-            while time.perf_counter() - start < warmup + seconds:
-                server.send_message(StampedImage(frames[sent % len(frames)][None], time.time(), packed), wait=False)
-                sent += 1
-                time.sleep(max(0.0, start + sent * interval - time.perf_counter()))
-            time.sleep(0.5)  # let the last masks arrive
-            stop.set()
-            receiver.join(5)
+        deadline = time.monotonic() + 120
+        while not server.is_connected():
+            if bridge.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("dtc live did not connect to the source within 120 s")
+            time.sleep(0.05)
+        receiver.start()
+        interval, start = 1.0 / rate, time.perf_counter()
+        measure_from = time.time() + warmup
+        sent = 0
+        while time.perf_counter() - start < warmup + seconds:
+            server.send_message(StampedImage(frames[sent % len(frames)][None], time.time(), packed), wait=False)
+            sent += 1
+            time.sleep(max(0.0, start + sent * interval - time.perf_counter()))
+        time.sleep(0.5)  # let the last masks arrive
+        stop.set()
+        receiver.join(5)
     finally:
+        final = stop_bridge(bridge, log)
         server.stop()
+        log.close()
     latencies, from_queue = [], []
     for stamp, arrived in arrivals:
         times = packed.get(_key(stamp)) or packed.get(_key(stamp) + 1) or packed.get(_key(stamp) - 1)
@@ -125,7 +134,6 @@ def run_stream(frames, rate: float, seconds: float, warmup: float, model: str, b
         latencies.append((arrived - packed_at) * 1000.0)
         from_queue.append((arrived - queued_at) * 1000.0)
     measured_sent = sum(1 for queued_at, _ in packed.values() if queued_at >= measure_from)
-    final = bridge.final
     return {
         "input_frames_per_second": rate, "seconds": seconds, "frames_sent": measured_sent,
         "masks_received": len(latencies),
@@ -140,18 +148,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(default_model_path()))
     parser.add_argument("--backend", default="onnx")
+    parser.add_argument("--threads", type=int, help="dtc live --threads (default: one per core)")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds streamed before measuring")
     parser.add_argument("--rate", type=float, default=20.0, help="input frames/s of the target run")
     parser.add_argument("--overload-rate", type=float, default=100.0, help="input frames/s of the overload run")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]  # other work on the machine shows up in every latency
     frames = simulate(SimulationConfig(view="axial", num_frames=100, height=SIZE[0], width=SIZE[1], seed=3)).images.frames
-    target = run_stream(frames, args.rate, args.seconds, args.warmup, args.model, args.backend)
-    overload = run_stream(frames, args.overload_rate, min(args.seconds, 10.0), args.warmup, args.model, args.backend)
+    target = run_stream(frames, args.rate, args.seconds, args.warmup, args.model, args.backend, args.threads)
+    overload = run_stream(frames, args.overload_rate, min(args.seconds, 10.0), args.warmup, args.model, args.backend,
+                          args.threads)
     p99 = target["latency_ms"]["p99"]
     print(json.dumps({
         "benchmark": "live", "input_size": list(SIZE), "model": os.path.relpath(args.model), "backend": args.backend,
-        "cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+        "threads": args.threads or os.cpu_count(), "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(), "load_average_before": round(load_before, 2),
         "target_run": target, "overload_run": overload,
         "target": {"input_frames_per_second": args.rate, "latency_p99_ms": 60},
         "meets_target": p99 is not None and p99 <= 60

@@ -314,9 +314,11 @@ class IgtlBridge:
         return None if self._server is None else self._server.getsockname()[1]
 
     def start(self) -> "IgtlBridge":
-        self.worker.start()
+        """Listen and/or connect; raises :class:`~DTCSegmentationLib.errors.DTCError` if the port is taken."""
         if self.config.listen_port is not None:
             self._server = self._listen()
+        self.worker.start()
+        if self._server is not None:
             self._spawn(self._accept_loop, "dtc-live-accept")
         if self.config.host is not None:
             self._spawn(self._source_loop, "dtc-live-source")
@@ -330,7 +332,9 @@ class IgtlBridge:
         for connection in connections:
             connection.close("the bridge stopped")
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self.worker.stop(max(0.0, deadline - time.monotonic()))
 

@@ -36,6 +36,8 @@ def register(subparsers) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="onnx", help="inference back end (default onnx)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--threshold", type=float, help="probability threshold (default: the model's)")
+    parser.add_argument("--threads", type=int, help="CPU threads for inference (default: one per core; use fewer "
+                                                    "when PlusServer or Slicer run on the same machine)")
     parser.add_argument("--max-message-mb", type=float, default=64.0, help="frames larger than this are skipped")
     parser.add_argument("--idle-timeout", type=float, default=10.0,
                         help="reconnect to --host after this many seconds without data (0: never)")
@@ -81,6 +83,12 @@ def run(args) -> int:
         raise DTCError("no default model is installed.", model_path, "Pass --model FILE (train one with `dtc train`).")
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s dtc live: %(message)s")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise DTCError(f"--threads {args.threads} is not a thread count.", fix="Use --threads 1 or more.")
+        import torch
+
+        torch.set_num_threads(args.threads)  # the ONNX Runtime back end takes the same count
     segmenter = Segmenter.from_file(model_path, device=args.device, backend=args.backend, threshold=args.threshold)
     # The first inference builds kernels and buffers; keep that out of the first live frame's latency.
     segmenter.segment_frame(np.zeros(segmenter.info.input_size, np.uint8))

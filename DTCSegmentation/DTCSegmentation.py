@@ -1,20 +1,41 @@
 """DTCSegmentation: temporally consistent prostate segmentation of TRUS video in 3D Slicer.
 
-The module is a thin GUI over ``DTCSegmentationLib``.  It loads without torch: the
-library and its dependencies are imported only when the user needs them.
+The module is a thin GUI over ``DTCSegmentationLib``: the panel's settings live in a parameter
+node (saved with the scene), and every button is one call of :class:`DTCSegmentationLogic`,
+which passes ``slicer.mrmlScene`` to ``DTCSegmentationLib.mrml``.  The module loads without
+torch: the library and its dependencies are imported only when the user needs them.
 """
 
+import contextlib
 import logging
+import pathlib
+import tempfile
+from typing import Annotated, Union
 
+import qt
 import slicer
+import vtk
+from slicer import (
+    vtkMRMLLabelMapVolumeNode, vtkMRMLPlotChartNode, vtkMRMLScalarVolumeNode, vtkMRMLSequenceBrowserNode,
+    vtkMRMLSequenceNode, vtkMRMLTableNode,
+)
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
     ScriptedLoadableModuleWidget,
 )
+from slicer.util import VTKObservationMixin
 
 from DTCSegmentationLib.dependencies import dependency_status_text
+
+# The library's DEVICES, BACKENDS and EXPORT_FORMATS, spelled out so the panel loads before torch is installed.
+DEVICE_CHOICES = ["auto", "cpu", "cuda", "mps"]
+BACKEND_CHOICES = ["eager", "torchscript", "onnx"]
+EXPORT_FORMAT_CHOICES = ["nii.gz", "png", "seq.nrrd"]
+LIVE_POLL_MS = 10
+LIVE_STATS_MS = 500
 
 
 class DTCSegmentation(ScriptedLoadableModule):
@@ -22,7 +43,7 @@ class DTCSegmentation(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = "DTC Segmentation"
         self.parent.categories = ["Ultrasound"]
-        self.parent.dependencies = []
+        self.parent.dependencies = ["Sequences", "Plots"]
         self.parent.contributors = ["DTC extension contributors"]
         self.parent.helpText = (
             "Segments the prostate on every frame of a transrectal ultrasound sequence with a 2D network "
@@ -34,7 +55,43 @@ class DTCSegmentation(ScriptedLoadableModule):
         )
 
 
-class DTCSegmentationWidget(ScriptedLoadableModuleWidget):
+@parameterNodeWrapper
+class DTCSegmentationParameterNode:
+    """The panel's settings and its latest outputs (an empty model path means the shipped default model)."""
+
+    inputNode: Union[vtkMRMLSequenceBrowserNode, vtkMRMLSequenceNode, vtkMRMLScalarVolumeNode]
+    modelPath: pathlib.Path
+    device: Annotated[str, Choice(DEVICE_CHOICES)] = "auto"
+    backend: Annotated[str, Choice(BACKEND_CHOICES)] = "eager"
+    useModelThreshold: bool = True
+    threshold: Annotated[float, WithinRange(0.01, 0.99)] = 0.5
+    largestComponent: bool = True
+    fillHoles: bool = True
+    saveProbabilities: bool = False
+    flickerDice: Annotated[float, WithinRange(0.5, 0.999)] = 0.9
+    masks: Union[vtkMRMLSequenceNode, vtkMRMLLabelMapVolumeNode]
+    consistencyTable: vtkMRMLTableNode
+    consistencyChart: vtkMRMLPlotChartNode
+    showFlicker: bool = True
+    compareModelPath: pathlib.Path
+    comparisonChart: vtkMRMLPlotChartNode
+    liveImage: vtkMRMLScalarVolumeNode
+    liveMask: vtkMRMLLabelMapVolumeNode
+    exportFolder: pathlib.Path
+    exportFormat: Annotated[str, Choice(EXPORT_FORMAT_CHOICES)] = "nii.gz"
+
+
+class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None):
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._cancelRequested = False
+        self._liveTimer = None
+        self._liveStatsElapsed = qt.QElapsedTimer()
+
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/DTCSegmentation.ui"))
@@ -42,30 +99,473 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = DTCSegmentationLogic()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+
+        self.ui.applyButton.connect("clicked(bool)", self.onApply)
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
+        self.ui.defaultModelButton.connect("clicked(bool)", self.onDefaultModel)
+        self.ui.showCurvesButton.connect("clicked(bool)", self.onShowCurves)
+        self.ui.showFlickerCheckBox.connect("toggled(bool)", self.onShowFlicker)
+        self.ui.compareButton.connect("clicked(bool)", self.onCompare)
+        self.ui.liveButton.connect("toggled(bool)", self.onLiveToggled)
+        self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.ui.saveBundleButton.connect("clicked(bool)", self.onSaveBundle)
         self.ui.refreshDependenciesButton.connect("clicked(bool)", self.updateDependencyStatus)
+        self.ui.installDependenciesButton.connect("clicked(bool)", self.onInstallDependencies)
+
+        self._liveTimer = qt.QTimer()
+        self._liveTimer.setInterval(LIVE_POLL_MS)
+        self._liveTimer.connect("timeout()", self.onLiveTimer)
+
+        self.ui.cancelButton.enabled = False
+        self.ui.progressBar.visible = False
         self.updateDependencyStatus()
+        self.initializeParameterNode()
+
+    def cleanup(self):
+        self.stopLive()
+        self.removeObservers()
+
+    def enter(self):
+        self.initializeParameterNode()
+
+    def exit(self):
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGui)
+
+    def onSceneStartClose(self, caller, event):
+        self.stopLive()
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event):
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self):
+        self.setParameterNode(self.logic.getParameterNode())
+        if not self._parameterNode.inputNode:
+            browser = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSequenceBrowserNode")
+            if browser:
+                self._parameterNode.inputNode = browser
+        if not _isSet(self._parameterNode.exportFolder):
+            self._parameterNode.exportFolder = pathlib.Path.home() / "DTC"
+
+    def setParameterNode(self, parameterNode):
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGui)
+        self._parameterNode = parameterNode
+        if self._parameterNode:
+            # Widgets with a "SlicerParameterName" property in the .ui follow the parameter node both ways.
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGui)
+            self.updateGui()
+
+    def updateGui(self, caller=None, event=None):
+        parameters = self._parameterNode
+        if parameters is None:
+            return
+        running = self.ui.cancelButton.enabled
+        self.ui.applyButton.enabled = bool(parameters.inputNode) and not running
+        self.ui.thresholdSliderWidget.enabled = not parameters.useModelThreshold
+        hasRun = bool(parameters.masks)
+        for widget in (self.ui.showCurvesButton, self.ui.showFlickerCheckBox, self.ui.exportButton):
+            widget.enabled = hasRun and not running
+        self.ui.compareButton.enabled = bool(parameters.inputNode) and _isSet(parameters.compareModelPath) and not running
+        self.ui.summaryLabel.text = self.logic.summaryText(parameters.masks) if hasRun else "No results yet."
+        self.ui.liveButton.enabled = bool(parameters.liveImage) or self.ui.liveButton.checked
+
+    # ------------------------------------------------------------------ segmentation
+    @contextlib.contextmanager
+    def running(self, failure):
+        """Progress bar and Cancel button shown while a run lasts; errors are shown in one message."""
+        self._cancelRequested = False
+        self.ui.cancelButton.enabled = True
+        self.ui.progressBar.visible = True
+        self.updateGui()
+        try:
+            with slicer.util.tryWithErrorDisplay(failure, waitCursor=True):
+                yield
+        finally:
+            self.ui.cancelButton.enabled = False
+            self.ui.progressBar.visible = False
+            self.updateGui()
+
+    def onApply(self):
+        with self.running("Segmentation failed."):
+            run = self.logic.segmentFromParameters(self._parameterNode, self.onProgress, self.isCancelRequested)
+            if run is not None:
+                self.logic.show(run, flicker=self._parameterNode.showFlicker)
+                self.logic.showChart(run.chart)
+
+    def onProgress(self, done, total):
+        self.ui.progressBar.maximum = total
+        self.ui.progressBar.value = done
+        slicer.app.processEvents()  # lets the Cancel button be pressed during the run
+
+    def onCancel(self):
+        self._cancelRequested = True
+
+    def isCancelRequested(self):
+        return self._cancelRequested
+
+    def onDefaultModel(self):
+        self._parameterNode.modelPath = self.logic.defaultModelPath()
+
+    def onShowCurves(self):
+        self.logic.showChart(self._parameterNode.consistencyChart)
+
+    def onShowFlicker(self, checked):
+        run = self.logic.findRun(self._parameterNode.masks)
+        if run is not None:
+            self.logic.show(run, flicker=checked)
+
+    def onCompare(self):
+        parameters = self._parameterNode
+        with self.running("Comparison failed."):
+            comparison = self.logic.compare(
+                parameters.inputNode, self.logic.segmenterFromParameters(parameters),
+                self.logic.segmenterFromParameters(parameters, parameters.compareModelPath),
+                progress=self.onProgress, shouldCancel=self.isCancelRequested)
+            if comparison is not None:
+                parameters.comparisonChart = comparison.chart
+                self.ui.comparisonLabel.text = self.logic.comparisonText(comparison)
+
+    # ------------------------------------------------------------------ live
+    def onLiveToggled(self, checked):
+        if checked:
+            with slicer.util.tryWithErrorDisplay("Could not start live segmentation."):
+                live = self.logic.startLive(self._parameterNode.liveImage, self.logic.segmenterFromParameters(
+                    self._parameterNode), self._parameterNode.liveMask)
+                self._parameterNode.liveMask = live.mask_node
+                self._liveStatsElapsed.start()
+                self._liveTimer.start()
+                self.ui.liveButton.text = "Stop live"
+                return
+            self.ui.liveButton.checked = False
+        else:
+            self.stopLive()
+
+    def onLiveTimer(self):
+        try:
+            self.logic.pollLive()
+        except Exception as error:  # the model failed on the inference thread: stop and say why
+            self.ui.liveButton.checked = False
+            slicer.util.errorDisplay(f"Live segmentation stopped: {error}")
+            return
+        if self._liveStatsElapsed.elapsed() >= LIVE_STATS_MS:
+            self._liveStatsElapsed.restart()
+            self.ui.liveStatsLabel.text = self.logic.liveStatsText()
+
+    def stopLive(self):
+        if self._liveTimer is not None:
+            self._liveTimer.stop()
+        if self.logic is not None and self.logic.live is not None:
+            self.ui.liveStatsLabel.text = self.logic.liveStatsText()
+            self.logic.stopLive()
+        self.ui.liveButton.text = "Start live"
+
+    # ------------------------------------------------------------------ export and setup
+    def onExport(self):
+        parameters = self._parameterNode
+        with slicer.util.tryWithErrorDisplay("Export failed.", waitCursor=True):
+            paths = self.logic.export(self.logic.findRun(parameters.masks), parameters.exportFolder,
+                                      parameters.exportFormat)
+            slicer.util.infoDisplay("Written:\n" + "\n".join(str(path) for path in paths.values()))
+
+    def onSaveBundle(self):
+        path = qt.QFileDialog.getSaveFileName(None, "Save scene bundle", str(self._parameterNode.exportFolder),
+                                              "Slicer scene bundle (*.mrb)")
+        if path:
+            with slicer.util.tryWithErrorDisplay("The scene bundle could not be saved.", waitCursor=True):
+                self.logic.saveBundle(path)
 
     def updateDependencyStatus(self):
         self.ui.dependencyStatusLabel.text = self.logic.dependencyStatusText()
 
+    def onInstallDependencies(self):
+        with slicer.util.tryWithErrorDisplay("Installing the Python packages failed.", waitCursor=True):
+            self.logic.installDependencies()
+        self.updateDependencyStatus()
+
 
 class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
-    """Everything the panel does, callable from the Python console."""
+    """Everything the panel does, each one call from the Python console (on ``slicer.mrmlScene``)."""
+
+    def __init__(self):
+        ScriptedLoadableModuleLogic.__init__(self)
+        self.live = None
+
+    def getParameterNode(self):
+        return DTCSegmentationParameterNode(super().getParameterNode())
+
+    @staticmethod
+    def defaultModelPath():
+        """The model shipped with the extension."""
+        from DTCSegmentationLib.commands.segment import default_model_path
+
+        return default_model_path()
+
+    def segmenter(self, modelPath=None, device="auto", backend="eager", threshold=None, largestComponent=True,
+                  fillHoles=True):
+        """A segmenter for ``modelPath`` (default: the shipped model); ``threshold`` None keeps the model's."""
+        from DTCSegmentationLib.segmenter import Segmenter
+
+        path = modelPath if _isSet(modelPath) else self.defaultModelPath()
+        return Segmenter.from_file(path, device=device, backend=backend, threshold=threshold,
+                                   largest_component=largestComponent, fill_holes=fillHoles)
+
+    def segmenterFromParameters(self, parameters, modelPath=None):
+        """The segmenter the panel's settings describe (``modelPath`` overrides the panel's model)."""
+        return self.segmenter(modelPath or parameters.modelPath, parameters.device, parameters.backend,
+                              None if parameters.useModelThreshold else parameters.threshold,
+                              parameters.largestComponent, parameters.fillHoles)
+
+    def segment(self, inputNode, segmenter, probabilities=False, flickerDice=0.9, progress=None, shouldCancel=None):
+        """Segment a browser / sequence / volume; returns the run (masks, flicker maps, table, charts, summary)."""
+        from DTCSegmentationLib.mrml import segment_recording
+
+        return segment_recording(slicer.mrmlScene, inputNode, segmenter, probabilities=probabilities,
+                                 flicker_dice=flickerDice, progress=progress, should_cancel=shouldCancel)
+
+    def segmentFromParameters(self, parameters, progress=None, shouldCancel=None):
+        """Apply: segment with the panel's settings, replacing the previous run's outputs; None if cancelled."""
+        from DTCSegmentationLib.mrml import SegmentationCancelled
+
+        previous = self.findRun(parameters.masks)
+        try:
+            run = self.segment(parameters.inputNode, self.segmenterFromParameters(parameters),
+                               parameters.saveProbabilities, parameters.flickerDice, progress, shouldCancel)
+        except SegmentationCancelled as cancelled:
+            logging.info(str(cancelled))
+            return None
+        if previous is not None and _recordingID(previous) == _recordingID(run):
+            previous.remove(slicer.mrmlScene)  # Apply again on the same recording replaces its results
+        parameters.masks = run.masks
+        parameters.consistencyTable = run.table
+        parameters.consistencyChart = run.chart
+        return run
+
+    @staticmethod
+    def findRun(node):
+        """The run a DTC output node belongs to (restored from the scene), or None."""
+        from DTCSegmentationLib.mrml import find_run
+
+        return find_run(slicer.mrmlScene, node) if node is not None else None
+
+    def summaryText(self, masksNode):
+        """The consistency summary of the run that made ``masksNode``, for the panel."""
+        run = self.findRun(masksNode)
+        if run is None:
+            return "No results yet."
+        summary = run.summary
+        return (f"{summary['frames']} frames | consistency {summary['raw_consistency']:.4f} "
+                f"(flow-compensated {summary['flow_consistency']:.4f}) | flow Dice {summary['flow_dice']:.3f} | "
+                f"flicker events {summary['flicker_events']} ({100 * summary['flicker_rate']:.1f} %) | "
+                f"area jitter {summary['area_jitter']:.3f}")
+
+    def show(self, run, flicker=True):
+        """Frames, mask and (optionally) the flicker overlay in every slice view."""
+        run.show(slicer.mrmlScene, flicker=flicker)
+
+    @staticmethod
+    def showChart(chart):
+        """Switch to a layout with a plot view and show ``chart`` in it."""
+        if chart is not None:
+            slicer.modules.plots.logic().ShowChartInLayout(chart)
+
+    def compare(self, inputNode, segmenter, otherSegmenter, labels=("model", "compared"), progress=None,
+                shouldCancel=None):
+        """Two models on one recording: both runs, a combined table and chart, shown side by side; None if cancelled."""
+        from DTCSegmentationLib.mrml import SegmentationCancelled, compare_models
+
+        try:
+            comparison = compare_models(slicer.mrmlScene, inputNode, dict(zip(labels, (segmenter, otherSegmenter))),
+                                        progress=progress, should_cancel=shouldCancel)
+        except SegmentationCancelled as cancelled:
+            logging.info(str(cancelled))
+            return None
+        slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpPlotView)
+        comparison.show(slicer.mrmlScene, views=("Red", "Yellow"))
+        self.showChart(comparison.chart)
+        return comparison
+
+    @staticmethod
+    def comparisonText(comparison):
+        summary = comparison.summary()
+        lines = [f"{label}: flow Dice {scores['flow_dice']:.3f}, flicker events {scores['flicker_events']}"
+                 for label, scores in summary.items() if label != "agreement"]
+        agreement = summary["agreement"]
+        return "\n".join(lines + [f"agreement: mean Dice {agreement['mean_dice']:.3f} (min {agreement['min_dice']:.3f})"])
+
+    def startLive(self, imageNode, segmenter, maskNode=None):
+        """Segment every update of ``imageNode`` into ``maskNode`` (created if None); call :meth:`pollLive` often."""
+        from DTCSegmentationLib.mrml import LiveSegmentation
+
+        self.stopLive()
+        self.live = LiveSegmentation(slicer.mrmlScene, imageNode, segmenter, maskNode).start()
+        slicer.util.setSliceViewerLayers(background=imageNode, label=self.live.mask_node)
+        return self.live
+
+    def pollLive(self):
+        """Show the newest live mask; True if the mask node changed."""
+        return self.live.poll() if self.live is not None else False
+
+    def liveStatsText(self):
+        if self.live is None:
+            return ""
+        stats = self.live.stats()
+        latency = "-" if stats["latency_p50_ms"] is None else f"{stats['latency_p50_ms']:.0f} / {stats['latency_p99_ms']:.0f}"
+        return (f"{stats['frames_per_second']:.1f} frames/s | latency p50 / p99 {latency} ms | "
+                f"{stats['segmented']} segmented, {stats['dropped']} dropped")
+
+    def stopLive(self):
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+    @staticmethod
+    def export(run, folder, format="nii.gz", overwrite=False):
+        """Masks, flicker maps (and probabilities) as files plus the per-frame CSV; returns name -> path."""
+        from DTCSegmentationLib.mrml import export_recording
+
+        return export_recording(run, folder, format, overwrite)
+
+    @staticmethod
+    def saveBundle(path, overwrite=True):
+        """The whole scene (frames, masks, flicker maps, browser, table, charts) as one ``.mrb``."""
+        from DTCSegmentationLib.mrml import write_scene_bundle
+
+        return write_scene_bundle(slicer.mrmlScene, path, overwrite)
 
     def dependencyStatusText(self):
         """One line per required package: name, installed version or 'missing'."""
         return dependency_status_text()
 
+    @staticmethod
+    def installDependencies():
+        """PyTorch through the PyTorch extension, then the missing packages with pip (asks first)."""
+        from DTCSegmentationLib.dependencies import ensure_dependencies
+        from PyTorchUtils import PyTorchUtilsLogic
+
+        pytorch = PyTorchUtilsLogic()
+        return ensure_dependencies(pytorch.torchInstalled, pytorch.installTorch, slicer.util.confirmOkCancelDisplay,
+                                   slicer.util.pip_install)
+
+
+def _isSet(path):
+    """False for an unset path parameter (None, empty, or the wrapper's default ".")."""
+    return path is not None and str(path) not in ("", ".")
+
+
+def _recordingID(run):
+    """ID of the sequence or volume a run segmented."""
+    return (run.source.sequence or run.source.volume).GetID()
+
 
 class DTCSegmentationTest(ScriptedLoadableModuleTest):
+    """The headless MRML checks again, inside Slicer on ``slicer.mrmlScene`` with the application's logics."""
+
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
         self.setUp()
         self.test_dependency_report()
+        self.setUp()
+        self.test_segment_browser_and_reload_bundle()
+        self.setUp()
+        self.test_parameter_node_restores_the_panel()
+        self.setUp()
+        self.test_live_mask_follows_image_updates()
 
     def test_dependency_report(self):
         text = DTCSegmentationLogic().dependencyStatusText()
         self.assertIn("numpy:", text)
         logging.info(text)
+
+    def _tinySegmenter(self, folder):
+        import torch
+        from DTCSegmentationLib.model_file import ModelInfo, save_model
+        from DTCSegmentationLib.networks import build_network
+
+        torch.manual_seed(0)
+        arguments = {"features": [8, 8, 16, 16]}
+        path = save_model(pathlib.Path(folder) / "tiny.safetensors", build_network("fast_unet", arguments=arguments),
+                          ModelInfo(arguments=arguments, input_size=(64, 96)))
+        return DTCSegmentationLogic().segmenter(path, device="cpu", threshold=0.5)
+
+    def _recording(self):
+        from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence
+        from DTCSegmentationLib.simulation import SimulationConfig, simulate
+
+        images = simulate(SimulationConfig(num_frames=5, height=64, width=96, seed=3)).images
+        sequence = add_volume_sequence(slicer.mrmlScene, images, "US frames")
+        return images, sequence, add_sequence_browser(slicer.mrmlScene, [sequence], "US browser")
+
+    def test_segment_browser_and_reload_bundle(self):
+        import numpy as np
+
+        logic = DTCSegmentationLogic()
+        images, sequence, browser = self._recording()
+        with tempfile.TemporaryDirectory() as folder:
+            segmenter = self._tinySegmenter(folder)
+            run = logic.segment(browser, segmenter)
+            self.assertEqual(run.masks.GetNumberOfDataNodes(), 5)
+            self.assertEqual(browser.GetNumberOfSynchronizedSequenceNodes(), 2)
+            browser.SetSelectedItemNumber(3)
+            expected = segmenter.segment_frame(images.frames[3]).mask
+            np.testing.assert_array_equal(slicer.util.arrayFromVolume(run.displayed["masks"])[0], expected)
+            frameMatrix, maskMatrix = vtk.vtkMatrix4x4(), vtk.vtkMatrix4x4()
+            browser.GetProxyNode(sequence).GetIJKToRASMatrix(frameMatrix)
+            run.displayed["masks"].GetIJKToRASMatrix(maskMatrix)
+            self.assertTrue(all(frameMatrix.GetElement(r, c) == maskMatrix.GetElement(r, c)
+                                for r in range(4) for c in range(4)))
+            self.assertEqual(run.table.GetNumberOfRows(), 5)
+            self.assertEqual(run.chart.GetNumberOfPlotSeriesNodes(), 4)
+            path = logic.saveBundle(pathlib.Path(folder) / "run.mrb")
+            slicer.mrmlScene.Clear()
+            slicer.util.loadScene(str(path))
+            reloaded = logic.findRun(slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLTableNode"))
+            self.assertEqual(reloaded.masks.GetNumberOfDataNodes(), 5)
+            reloaded.source.browser.SetSelectedItemNumber(3)
+            np.testing.assert_array_equal(slicer.util.arrayFromVolume(reloaded.displayed["masks"])[0], expected)
+
+    def test_parameter_node_restores_the_panel(self):
+        logic = DTCSegmentationLogic()
+        parameters = logic.getParameterNode()
+        _, _, browser = self._recording()
+        parameters.inputNode = browser
+        parameters.threshold = 0.3
+        parameters.backend = "onnx"
+        restored = DTCSegmentationParameterNode(parameters.parameterNode)
+        self.assertIs(restored.inputNode, browser)
+        self.assertEqual((restored.threshold, restored.backend), (0.3, "onnx"))
+
+    def test_live_mask_follows_image_updates(self):
+        import time
+
+        import numpy as np
+
+        logic = DTCSegmentationLogic()
+        images, _, _ = self._recording()
+        image = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "Image_Reference")
+        with tempfile.TemporaryDirectory() as folder:
+            segmenter = self._tinySegmenter(folder)
+            live = logic.startLive(image, segmenter)
+            try:
+                for frame in images.frames:
+                    slicer.util.updateVolumeFromArray(image, frame[None])
+                    deadline = time.time() + 10
+                    while not logic.pollLive():
+                        self.assertLess(time.time(), deadline)
+                        time.sleep(0.005)
+                    np.testing.assert_array_equal(slicer.util.arrayFromVolume(live.mask_node)[0],
+                                                  segmenter.segment_frame(frame).mask)
+                self.assertEqual(live.stats()["segmented"], len(images.frames))
+            finally:
+                logic.stopLive()

@@ -78,6 +78,16 @@ def test_a_stream_faster_than_the_model_drops_frames_and_ends_on_the_newest(fram
     np.testing.assert_array_equal(slicer.util.arrayFromVolume(mask)[0], segmenter.segment_frame(frames.frames[59 % 6]).mask)
 
 
+def test_an_image_already_holding_a_frame_is_segmented_at_start(frames, segmenter):
+    scene = new_scene()
+    image = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "Image_Reference")
+    send(image, frames.frames[2], frames.geometry.ijk_to_ras())
+    with LiveSegmentation(scene, image, segmenter) as live:
+        wait_for_mask(live)
+        np.testing.assert_array_equal(slicer.util.arrayFromVolume(live.mask_node)[0],
+                                      segmenter.segment_frame(frames.frames[2]).mask)
+
+
 def test_live_mode_needs_an_image_node(frames, segmenter):
     scene = new_scene()
     with pytest.raises(DTCError, match="image volume"):

@@ -51,8 +51,7 @@ class LiveSegmentation:
             self.worker.start()
             self._observer = self.image_node.AddObserver(slicer_module().vtkMRMLVolumeNode.ImageDataModifiedEvent,
                                                          self._on_image_modified)
-            if self.image_node.GetImageData() is not None:
-                self._on_image_modified()
+            self._on_image_modified()
         return self
 
     def stop(self) -> None:
@@ -73,6 +72,9 @@ class LiveSegmentation:
         self.stop()
 
     def _on_image_modified(self, caller=None, event=None) -> None:
+        image = self.image_node.GetImageData()
+        if image is None or image.GetPointData().GetScalars() is None:
+            return  # a new, still empty image (the sender fills it and signals again)
         frames = slicer_module().util.arrayFromVolume(self.image_node)
         if frames.shape[0] != 1:
             self.skipped += 1  # a 3D volume is not a live 2D frame

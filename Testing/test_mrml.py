@@ -58,3 +58,21 @@ def test_scene_bundle_reloads_with_browser_and_sequences(recording, tmp_path):
                                   recording.masks.frames[2])
     with pytest.raises(Exception, match="already exists"):
         bundle_recording(path, recording.images, [recording.masks], ["masks"])
+
+
+def test_rgb_frames_become_vector_volumes_and_index_units_become_seconds(recording):
+    from DTCSegmentationLib.mrml import frame_source
+    from DTCSegmentationLib.sequence import FrameSequence
+
+    rgb = np.stack([recording.images.frames, recording.images.frames // 2, 255 - recording.images.frames], axis=-1)
+    scene = new_scene()
+    node = add_volume_sequence(scene, FrameSequence(rgb, recording.images.geometry, [0.0, 0.04, 0.08, 0.12]), "rgb")
+    assert node.GetDataNodeClassName() == "vtkMRMLVectorVolumeNode"
+    source = frame_source(scene, node)
+    np.testing.assert_array_equal(source[2], rgb[2])
+    np.testing.assert_allclose(source.times(), [0.0, 0.04, 0.08, 0.12])
+    node.SetIndexUnit("ms")
+    for old, new in [(node.GetNthIndexValue(index), str(40 * index)) for index in range(4)]:
+        node.UpdateIndexValue(old, new)
+    np.testing.assert_allclose(source.times(), [0.0, 0.04, 0.08, 0.12])
+    assert source.time_label() == "time (s)"

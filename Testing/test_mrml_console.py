@@ -1,5 +1,6 @@
-"""The README's Slicer console calls, run as written on a headless scene standing in for Slicer's."""
+"""The panel's wiring to the library: its choices, and the README's console calls run as written headless."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -13,7 +14,21 @@ from DTCSegmentationLib.commands.segment import default_model_path  # noqa: E402
 from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence, new_scene, read_scene_bundle  # noqa: E402
 from DTCSegmentationLib.sequence_io import read_sequence  # noqa: E402
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+
+def test_panel_choices_are_the_librarys():
+    from DTCSegmentationLib.backends import BACKENDS
+    from DTCSegmentationLib.devices import DEVICES
+    from DTCSegmentationLib.mrml import EXPORT_FORMATS
+
+    module = ast.parse((ROOT / "DTCSegmentation" / "DTCSegmentation.py").read_text())
+    constants = {target.id: ast.literal_eval(node.value) for node in module.body if isinstance(node, ast.Assign)
+                 for target in node.targets if isinstance(target, ast.Name) and target.id.endswith("_CHOICES")}
+    assert constants["DEVICE_CHOICES"] == list(DEVICES)
+    assert constants["BACKEND_CHOICES"] == list(BACKENDS)
+    assert sorted(constants["EXPORT_FORMAT_CHOICES"]) == sorted(EXPORT_FORMATS)
 
 
 def console_block() -> str:

@@ -12,10 +12,11 @@ slicer = require_mrml()
 from DTCSegmentationLib.consistency import ConsistencyTracker, analyze_consistency  # noqa: E402
 from DTCSegmentationLib.errors import DTCError  # noqa: E402
 from DTCSegmentationLib.mrml import (  # noqa: E402
-    SegmentationCancelled, add_sequence_browser, add_volume_sequence, compare_models, export_recording, find_run,
+    FrameSource, SegmentationCancelled, add_sequence_browser, add_volume_sequence, compare_models, export_recording, find_run,
     new_scene, read_scene_bundle, segment_recording, write_scene_bundle,
 )
 from DTCSegmentationLib.mrml.scene import ijk_to_ras, nodes_by_class  # noqa: E402
+from DTCSegmentationLib.sequence import FrameSequence  # noqa: E402
 from DTCSegmentationLib.sequence_io import read_sequence  # noqa: E402
 
 T = 6
@@ -147,6 +148,10 @@ def test_every_kind_of_input(frames, segmenter, expected):
     np.testing.assert_array_equal(slicer.util.arrayFromVolume(run.masks), masks)
     np.testing.assert_allclose(ijk_to_ras(run.masks), frames.geometry.ijk_to_ras(), atol=1e-9)
     assert run.chart.GetXAxisTitle() == "frame"
+    # RGB frames (vector volumes, as video grabbers send them) segment like their gray content
+    rgb = FrameSequence(np.repeat(frames.frames[..., None], 3, axis=-1), frames.geometry, frames.frame_times)
+    run = segment_recording(scene, add_volume_sequence(scene, rgb, "rgb"), segmenter)
+    np.testing.assert_array_equal(FrameSource(sequence=run.masks)[4], masks[4])
     with pytest.raises(DTCError, match="no input"):
         segment_recording(scene, None, segmenter)
     with pytest.raises(DTCError, match="vtkMRMLTableNode"):

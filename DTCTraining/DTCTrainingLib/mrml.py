@@ -317,7 +317,7 @@ def _segment_id(segmentation, segment: Optional[str], sequence_name: str, value:
 
 
 # ---------------------------------------------------------------------- curves
-_CURVE_COLORS = {("teacher", "loss"): (0.84, 0.37, 0.0), ("teacher", "val_dice"): (0.94, 0.65, 0.25),
+CURVE_COLORS = {("teacher", "loss"): (0.84, 0.37, 0.0), ("teacher", "val_dice"): (0.94, 0.65, 0.25),
                  ("student", "loss"): (0.12, 0.47, 0.71), ("student", "val_dice"): (0.42, 0.68, 0.84)}
 
 
@@ -354,7 +354,7 @@ def training_curves(scene, events: Iterable[Dict], stages: Sequence[str] = ("tea
     chart = _tagged_node(scene, "vtkMRMLPlotChartNode", name)
     if chart is None:
         series = [(f"{stage} {quantity.replace('val_dice', 'validation Dice')}", f"{stage}_{quantity}",
-                   _CURVE_COLORS.get((stage, quantity), (0.5, 0.5, 0.5)), False)
+                   CURVE_COLORS.get((stage, quantity), (0.5, 0.5, 0.5)), False)
                   for stage in stages for quantity in ("loss", "val_dice")]
         chart = add_chart(scene, name, table, "epoch", series, "epoch", "loss / Dice", role=CURVES_ROLE)
     return table, chart

@@ -106,7 +106,8 @@ class TrainingProcess:
                  python: Optional[PathLike] = None, gpus: int = 1, teacher: Optional[PathLike] = None,
                  environment: Optional[Mapping[str, str]] = None):
         train_command(stage, data, out)  # validates the stage before anything runs
-        self.stage, self.data, self.out = stage, data, Path(out)
+        # absolute, so the paths in the child's events do not depend on its working folder
+        self.stage, self.data, self.out = stage, Path(data).resolve() if data else None, Path(out).resolve()
         self.overrides = override_arguments(overrides)
         self.python, self.gpus, self.teacher = python, gpus, teacher
         self.environment = dict(environment or {})

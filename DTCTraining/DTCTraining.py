@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import qt
 import slicer
+import vtk
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -135,6 +136,7 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateButtons)
 
     def onSceneStartClose(self, caller, event):
         self.setParameterNode(None)
@@ -149,9 +151,13 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def setParameterNode(self, parameterNode):
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateButtons)
         self._parameterNode = parameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            # e.g. another output folder may hold a checkpoint to resume
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateButtons)
+            self.updateButtons()
 
     # ------------------------------------------------------------------ dependencies
     def updateDependencyStatus(self):
@@ -187,8 +193,10 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.onStarted()
 
     def onResume(self):
+        if not self.logic.ensureDependencies():
+            return
         with slicer.util.tryWithErrorDisplay("Training could not resume.", waitCursor=True):
-            self.logic.resumeTraining()
+            self.logic.resumeTraining(self._parameterNode)
             self.onStarted()
 
     def onCancel(self):
@@ -211,7 +219,7 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if summary:
                 self.ui.logTextEdit.appendPlainText(summary)
         if any(event["event"] == "epoch" for event in events):
-            self.logic.updateCurves()
+            self._showChart(self.logic.updateCurves()[1])  # recreated if the scene was closed meanwhile
         fraction, text = process.progress()
         self.ui.progressBar.value = int(round(fraction * self.ui.progressBar.maximum))
         self.ui.statusLabel.text = text
@@ -220,12 +228,13 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.statusLabel.text = self.logic.resultText()
             self.updateButtons()
 
-    def updateButtons(self):
+    def updateButtons(self, caller=None, event=None):
         process = self.logic.process
         running = process is not None and process.running
         self.ui.startButton.enabled = not running
         self.ui.cancelButton.enabled = running
-        self.ui.resumeButton.enabled = process is not None and process.state in ("cancelled", "failed")
+        stopped = process is not None and process.state in ("cancelled", "failed")
+        self.ui.resumeButton.enabled = not running and (stopped or self.logic.hasCheckpoint(self._parameterNode))
         self.ui.useModelButton.enabled = not running and process is not None and process.model_path() is not None
 
     def _showChart(self, chart):
@@ -297,32 +306,44 @@ class DTCTrainingLogic(ScriptedLoadableModuleLogic):
             raise RuntimeError("PythonSlicer was not found on the PATH of this Slicer.")
         return python
 
-    def train(self, data, out, stage="all", settings=None, gpus=1):
+    def train(self, data, out, stage="all", settings=None, gpus=1, resume=False):
         """Start ``dtc train STAGE`` on the training-data folder ``data`` into ``out``; returns the TrainingProcess."""
         if self.process is not None and self.process.running:
             raise RuntimeError("A training run is in progress; cancel it first.")
-        self.process = TrainingProcess(stage, data, out, settings, python=self.pythonExecutable(), gpus=gpus).start()
-        return self.process
+        self.process = TrainingProcess(stage, data, out, settings, python=self.pythonExecutable(), gpus=gpus)
+        return self.process.start(resume=resume)
 
-    def startTraining(self, parameterNode):
-        """What Start does: the panel's settings, data from the folder or the scene."""
+    def startTraining(self, parameterNode, resume=False):
+        """What Start (or Resume) does: the panel's settings, data from the folder or the scene."""
         p = parameterNode
         if not _isSet(p.outputFolder):
             raise ValueError("Choose an output folder.")
         out = pathlib.Path(p.outputFolder)
         if p.useSceneData:
-            data = self.exportSceneData(out / SCENE_DATA_FOLDER)
+            exported = out / SCENE_DATA_FOLDER
+            # a resumed run must see the data it started with
+            data = exported if resume and (exported / "dataset.json").is_file() else self.exportSceneData(exported)
         elif _isSet(p.dataFolder):
             data = pathlib.Path(p.dataFolder)
         else:
             raise ValueError("Choose a training-data folder, or use the annotated sequences of this scene.")
         values = {name: getattr(p, name) for name in PANEL_SETTINGS}
-        return self.train(data, out, p.stage, panel_overrides(values, p.otherSettings), p.gpus)
+        return self.train(data, out, p.stage, panel_overrides(values, p.otherSettings), p.gpus, resume)
 
-    def resumeTraining(self):
-        if self.process is None:
-            raise RuntimeError("There is no run to resume in this session; start one with the same output folder.")
-        return self.process.resume()
+    def hasCheckpoint(self, parameterNode):
+        """Whether the panel's output folder holds a checkpoint to resume."""
+        out = parameterNode.outputFolder if parameterNode else None
+        return _isSet(out) and any(pathlib.Path(out).glob("*_checkpoint.pt"))
+
+    def resumeTraining(self, parameterNode=None):
+        """Continue this session's last run, or (with the panel's parameter node) the run in its output folder."""
+        sameRun = parameterNode is None or (
+            self.process is not None and pathlib.Path(parameterNode.outputFolder).resolve() == self.process.out)
+        if self.process is not None and sameRun:
+            return self.process.resume()
+        if parameterNode is None:
+            raise RuntimeError("There is no run to resume; pass the panel's parameter node, or start a run.")
+        return self.startTraining(parameterNode, resume=True)
 
     def cancelTraining(self):
         if self.process is not None:

@@ -59,8 +59,10 @@ def test_cancel_keeps_a_resumable_checkpoint_and_resume_finishes(dataset, tmp_pa
     assert stopped_after / 4 <= fraction < 1 and text.startswith("teacher epoch")
     assert any("interrupted" in line for line in process.read_log()) and process.read_log() == []
 
+    # resume as after restarting Slicer: a new controller for the same run folder
+    process = TrainingProcess("teacher", dataset, out, {**TINY, "optim.epochs": 4})
     assert process.resume().wait(timeout=120) == "finished", list(process.log)
-    assert process.returncode == 0
+    assert process.returncode == 0 and process.events[0]["event"] == "start"  # the earlier events were read back
     resumed = [event for event in process.events if event["event"] == "resumed"]
     assert [event["epoch"] for event in resumed] == [stopped_after]
     epochs = [event["epoch"] for event in process.events if event["event"] == "epoch"]

@@ -137,9 +137,15 @@ class TrainingProcess:
         return self.state in ("running", "cancelling")
 
     def start(self, resume: bool = False) -> "TrainingProcess":
-        """Launch the child (non-blocking); ``resume`` continues from the checkpoints in ``out``."""
+        """Launch the child (non-blocking); ``resume`` continues from the checkpoints in ``out``.
+
+        Resuming a run this object has not followed (e.g. after restarting Slicer) first reads
+        the run's earlier events from ``out/events.jsonl``, so its curves continue.
+        """
         if self.running:
             raise DTCError("a training run is already in progress.", self.out, "Cancel it or wait for it to end.")
+        if resume and not self.events:
+            self.events = _read_events(self.out / "events.jsonl")
         environment = dict(os.environ)
         environment.update(self.environment)
         search_path = library_search_path() + [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -316,6 +322,14 @@ def event_summary(event: Dict) -> str:
         return (f"{stage} done: best validation Dice {event['best_dice']:.4f} at epoch {event['best_epoch']}, "
                 f"model {event['model']}")
     return ""
+
+
+def _read_events(path: Path) -> List[Dict]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    return [event for event in map(_parse_event, lines) if event is not None]
 
 
 def _parse_event(line: str) -> Optional[Dict]:

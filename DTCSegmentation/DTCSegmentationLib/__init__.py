@@ -8,6 +8,8 @@ One concept per module:
 * models: ``networks`` (registry, feature taps), ``model_file`` (safetensors + metadata),
   ``export`` (ONNX, TorchScript), ``devices``;
 * inference: ``preprocessing``, ``backends``, ``segmenter``, ``postprocessing``, ``overlay``;
+* live streams: ``live`` (newest-frame inference thread), ``igtl_images`` (OpenIGTLink IMAGE
+  messages to frames and back), ``igtl_bridge`` (the OpenIGTLink connections of ``dtc live``);
 * temporal analysis: ``flow`` (optical flow and warping), ``consistency``, ``plots``;
 * Slicer: ``mrml`` (volume sequences, browsers, scene bundles; the scene is passed in);
 * ``commands``: the inference-side ``dtc`` sub-commands.

@@ -1,7 +1,8 @@
 """Which of the packages the library needs are importable, without importing them.
 
 Slicer modules use this to tell the user what is missing before anything heavy is
-imported (torch in particular must come from Slicer's PyTorch extension, not pip).
+imported (torch in particular must come from Slicer's PyTorch extension, not pip), and
+:func:`ensure_dependencies` to install it on first use, with the user's consent.
 """
 
 import tempfile

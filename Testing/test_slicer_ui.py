@@ -2,6 +2,8 @@
 
 import ast
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -93,3 +95,27 @@ def test_panel_values_become_the_run_configuration():
         panel_overrides({}, "optim.learning_rate=1")
     with pytest.raises(Exception, match="is not section.field=value"):
         panel_overrides({}, "optim.lr")
+
+
+# Everything the DTC modules need that Slicer does not ship: none of it may load with the module.
+NOT_IN_SLICER = ("torch", "cv2", "monai", "safetensors", "onnx", "onnxruntime", "nibabel", "pynrrd", "matplotlib",
+                 "tqdm", "pyigtl")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_imports_without_the_packages_it_installs(module):
+    tree = ast.parse((ROOT / module / f"{module}.py").read_text())
+    imported = sorted({node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                       and node.col_offset == 0 and (node.module or "").startswith("DTC")})
+    assert imported
+    blocker = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {NOT_IN_SLICER!r}:\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        + "".join(f"import {name}\n" for name in imported)
+    )
+    result = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]

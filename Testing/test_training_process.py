@@ -1,6 +1,8 @@
 """The panel's training controller on a real tiny training run: events stream, cancel is clean, resume finishes."""
 
 import json
+import os
+import signal
 import time
 
 import pytest
@@ -79,6 +81,18 @@ def test_cancel_keeps_a_resumable_checkpoint_and_resume_finishes(dataset, tmp_pa
     # events.jsonl in the run folder holds the same events the controller streamed
     written = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     assert [e for e in written if e["event"] != "step"] == [e for e in process.events if e["event"] != "step"]
+
+
+def test_a_child_that_outlives_the_grace_period_is_killed_and_its_checkpoint_survives(dataset, tmp_path):
+    out = tmp_path / "run"
+    process = TrainingProcess("teacher", dataset, out, {**TINY, "optim.epochs": 50}).start()
+    wait_for_event(process, "epoch")
+    process.cancel(grace=0)  # no time to stop cleanly: the next poll kills the process group
+    assert process.wait(timeout=60) == "cancelled"
+    if os.name != "nt":
+        assert process.returncode == -signal.SIGKILL
+    checkpoint = torch.load(str(out / "teacher_checkpoint.pt"), weights_only=True)
+    assert checkpoint["state"]["epoch"] >= 1  # written atomically, so a kill cannot leave it half-written
 
 
 def test_bad_data_path_ends_as_failed_with_the_childs_one_line_error(tmp_path):

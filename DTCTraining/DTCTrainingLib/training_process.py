@@ -27,7 +27,6 @@ from DTCSegmentationLib.errors import DTCError, PathLike
 Overrides = Union[Mapping[str, object], Iterable[str]]
 
 STATES = ("idle", "running", "cancelling", "finished", "failed", "cancelled")
-INTERRUPTED_STATUS = 130  # what `dtc` returns after KeyboardInterrupt
 
 
 def override_arguments(overrides: Optional[Overrides]) -> List[str]:
@@ -294,10 +293,9 @@ class TrainingProcess:
         self.returncode = returncode
         if returncode == 0:
             self.state = "finished"
-        elif self.state == "cancelling" and returncode in (INTERRUPTED_STATUS, -signal.SIGINT, -signal.SIGKILL):
+        elif self.state == "cancelling":
+            # `dtc` exits with 130 after Ctrl-C, but torchrun, a kill or Windows report other codes
             self.state = "cancelled"
-        elif self.state == "cancelling" and os.name == "nt":
-            self.state = "cancelled"  # Windows has no signal exit codes to tell a kill from a crash
         else:
             self.state = "failed"
         self._kill_at = None

@@ -27,6 +27,7 @@ from DTCSegmentationLib.errors import DTCError, PathLike
 Overrides = Union[Mapping[str, object], Iterable[str]]
 
 STATES = ("idle", "running", "cancelling", "finished", "failed", "cancelled")
+READER_GRACE_S = 5.0  # how long output may still arrive after the child has exited
 
 
 def override_arguments(overrides: Optional[Overrides]) -> List[str]:
@@ -120,6 +121,7 @@ class TrainingProcess:
         self._lines: "queue.Queue" = queue.Queue()
         self._readers: List[threading.Thread] = []
         self._kill_at: Optional[float] = None
+        self._exited_at: Optional[float] = None
 
     # ------------------------------------------------------------------ control
     def command(self, resume: bool = False) -> List[str]:
@@ -160,7 +162,7 @@ class TrainingProcess:
         else:
             options["start_new_session"] = True
         self._stderr.clear()
-        self.returncode, self._kill_at = None, None
+        self.returncode, self._kill_at, self._exited_at = None, None, None
         self._process = subprocess.Popen(self.command(resume), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          stdin=subprocess.DEVNULL, env=environment, text=True, encoding="utf-8",
                                          errors="replace", bufsize=1, **options)
@@ -195,13 +197,15 @@ class TrainingProcess:
             return []
         if self._kill_at is not None and time.monotonic() >= self._kill_at and self._process.poll() is None:
             self._kill()
-        if self._process.poll() is not None:
-            for reader in self._readers:  # the pipes are at EOF: the readers end at once
-                reader.join()
         new = self._drain()
-        if self.running and self._process.poll() is not None and not any(r.is_alive() for r in self._readers):
-            new += self._drain()
-            self._finish(self._process.returncode)
+        if self.running and self._process.poll() is not None:
+            if self._exited_at is None:
+                self._exited_at = time.monotonic()
+            # The readers end at the pipes' EOF; a leftover grandchild holding them open must not
+            # keep the run "running" for ever.
+            if not any(r.is_alive() for r in self._readers) or time.monotonic() - self._exited_at > READER_GRACE_S:
+                new += self._drain()
+                self._finish(self._process.returncode)
         return new
 
     def wait(self, timeout: Optional[float] = None, interval: float = 0.05) -> str:

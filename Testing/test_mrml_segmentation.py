@@ -97,7 +97,8 @@ def test_browser_gets_synchronised_masks_flicker_maps_table_and_chart(frames, se
     table = run.table
     assert table.GetNumberOfRows() == T
     np.testing.assert_array_equal(column(table, "frame"), np.arange(T))
-    np.testing.assert_allclose(column(table, "time_s"), frames.frame_times)
+    np.testing.assert_allclose(column(table, "time"), frames.frame_times)
+    assert table.GetColumnUnitLabel("time") == "s"
     np.testing.assert_allclose(column(table, "flow_dice"), report.flow_dice, equal_nan=True)
     np.testing.assert_allclose(column(table, "flow_consistency"), report.flow, equal_nan=True, rtol=1e-6)
     np.testing.assert_allclose(column(table, "area_mm2"), masks.reshape(T, -1).sum(1) * 0.3 * 0.25, rtol=1e-9)
@@ -108,7 +109,7 @@ def test_browser_gets_synchronised_masks_flicker_maps_table_and_chart(frames, se
 
     series = [run.chart.GetNthPlotSeriesNode(i) for i in range(run.chart.GetNumberOfPlotSeriesNodes())]
     assert [s.GetYColumnName() for s in series] == ["raw_consistency", "flow_consistency", "flow_dice", "flicker"]
-    assert all(s.GetTableNode() is table and s.GetXColumnName() == "time_s" for s in series)
+    assert all(s.GetTableNode() is table and s.GetXColumnName() == "time" for s in series)
     assert series[3].GetPlotType() == slicer.vtkMRMLPlotSeriesNode.PlotTypeBar
     assert run.chart.GetXAxisTitle() == "time (s)"
     assert run.area_chart.GetNthPlotSeriesNode(0).GetYColumnName() == "area_mm2"
@@ -147,7 +148,7 @@ def test_every_kind_of_input(frames, segmenter, expected):
     assert run.masks.IsA("vtkMRMLLabelMapVolumeNode") and run.displayed["masks"] is run.masks
     np.testing.assert_array_equal(slicer.util.arrayFromVolume(run.masks), masks)
     np.testing.assert_allclose(ijk_to_ras(run.masks), frames.geometry.ijk_to_ras(), atol=1e-9)
-    assert run.chart.GetXAxisTitle() == "frame"
+    assert run.chart.GetXAxisTitle() == "frame" and run.table.GetColumnUnitLabel("time") == "frame"
     # RGB frames (vector volumes, as video grabbers send them) segment like their gray content
     rgb = FrameSequence(np.repeat(frames.frames[..., None], 3, axis=-1), frames.geometry, frames.frame_times)
     run = segment_recording(scene, add_volume_sequence(scene, rgb, "rgb"), segmenter)
@@ -240,6 +241,6 @@ def test_export_files_keep_masks_geometry_and_table(frames, segmenter, expected,
     if format == "nii.gz":
         assert masks.geometry.isclose(frames.geometry, atol=1e-4)
     rows = paths["table"].read_text().splitlines()
-    assert rows[0].startswith("frame,time_s,raw_consistency") and len(rows) == T + 1
+    assert rows[0].startswith("frame,time,raw_consistency") and len(rows) == T + 1
     with pytest.raises(DTCError, match="already exists"):
         export_recording(run, tmp_path / "out", format)

@@ -57,7 +57,7 @@ def mrml(images, results, report) -> float:
         outputs[0][index]  # the tracker reads the stored mask back
     for output in outputs:
         output.finish()
-    table = consistency_table(scene, "table", report, source.times())
+    table = consistency_table(scene, "table", report, source.times(), source.time_unit())
     consistency_chart(scene, "chart", table, source.time_label())
     add_to_browser(scene, browser, [output.node for output in outputs])
     return time.perf_counter() - start

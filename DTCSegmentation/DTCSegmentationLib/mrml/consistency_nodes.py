@@ -60,12 +60,15 @@ def add_table(scene, name: str, columns: Dict[str, np.ndarray], units: Dict[str,
     return tag(table, role)
 
 
-def consistency_table(scene, name: str, report: ConsistencyReport, times: np.ndarray):
-    """Per-frame table: ``frame``, ``time_s`` and the :data:`TABLE_COLUMNS`; the summary in :data:`SUMMARY_ATTRIBUTE`."""
+def consistency_table(scene, name: str, report: ConsistencyReport, times: np.ndarray, time_unit: str = "s"):
+    """Per-frame table: ``frame``, ``time`` (in ``time_unit``: s or frame) and the :data:`TABLE_COLUMNS`.
+
+    The recording-level summary is stored as JSON in :data:`SUMMARY_ATTRIBUTE`.
+    """
     curves = report.curves()
-    columns = {"frame": np.arange(len(times), dtype=np.int32), "time_s": np.asarray(times, float)}
+    columns = {"frame": np.arange(len(times), dtype=np.int32), "time": np.asarray(times, float)}
     columns.update({column: curves[key] for column, key, _, _ in TABLE_COLUMNS})
-    table = add_table(scene, name, columns, {"time_s": "s", **{c: u for c, _, u, _ in TABLE_COLUMNS}},
+    table = add_table(scene, name, columns, {"time": time_unit, **{c: u for c, _, u, _ in TABLE_COLUMNS}},
                       {c: d for c, _, _, d in TABLE_COLUMNS})
     table.SetAttribute(SUMMARY_ATTRIBUTE, json.dumps(report.summary()))
     return table
@@ -112,12 +115,12 @@ def add_chart(scene, name: str, table, x_column: str, series: Sequence[Tuple[str
 def consistency_chart(scene, name: str, table, x_title: str):
     """Consistency curves (raw, flow-compensated, flow Dice, 0-1) with flicker events as bars."""
     series = [(column.replace("_", " "), column, color, bars) for column, color, bars in CONSISTENCY_SERIES]
-    return add_chart(scene, name, table, "time_s", series, x_title, "score (0-1)")
+    return add_chart(scene, name, table, "time", series, x_title, "score (0-1)")
 
 
 def area_chart(scene, name: str, table, x_title: str):
     """Mask area per frame."""
-    return add_chart(scene, name, table, "time_s", [("area", "area_mm2", (0.58, 0.4, 0.74), False)],
+    return add_chart(scene, name, table, "time", [("area", "area_mm2", (0.58, 0.4, 0.74), False)],
                      x_title, "area (mm2)", role="area chart")
 
 

@@ -86,23 +86,25 @@ class FrameSource:
         return [self.sequence.GetNthIndexValue(index) for index in range(self._count)]
 
     def times(self) -> np.ndarray:
-        """``(T,)`` seconds from the sequence's numeric index (in s or ms); the frame number otherwise."""
+        """``(T,)`` seconds from the sequence's numeric index (in s or ms), else the frame numbers (see :meth:`time_unit`)."""
         numbers = np.arange(self._count, dtype=float)
-        if self.sequence is None or self.sequence.GetIndexType() != self.sequence.NumericIndex:
+        if self.time_unit() == "frame":
             return numbers
-        scale = _SECONDS_PER_UNIT.get(self.sequence.GetIndexUnit().strip().lower())
         try:
             values = np.array([float(value) for value in self.index_values()])
         except ValueError:
             return numbers
-        return values * scale if scale is not None else values
+        return values * _SECONDS_PER_UNIT[self.sequence.GetIndexUnit().strip().lower()]
+
+    def time_unit(self) -> str:
+        """``"s"`` where the sequence's index is a time in a known unit, else ``"frame"``."""
+        if self.sequence is None or self.sequence.GetIndexType() != self.sequence.NumericIndex:
+            return "frame"
+        return "s" if self.sequence.GetIndexUnit().strip().lower() in _SECONDS_PER_UNIT else "frame"
 
     def time_label(self) -> str:
         """Axis title for :meth:`times`."""
-        if self.sequence is not None and self.sequence.GetIndexType() == self.sequence.NumericIndex:
-            unit = self.sequence.GetIndexUnit().strip().lower()
-            return "time (s)" if unit in _SECONDS_PER_UNIT else f"{self.sequence.GetIndexName()} ({unit})"
-        return "frame"
+        return "time (s)" if self.time_unit() == "s" else "frame"
 
 
 def frame_source(scene, node) -> FrameSource:

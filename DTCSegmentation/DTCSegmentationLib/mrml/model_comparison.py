@@ -85,12 +85,12 @@ def _combined_table(scene, runs: Dict[str, RecordingSegmentation], agreement: np
     util = slicer_module().util
     first = next(iter(runs.values()))
     columns = {"frame": util.arrayFromTableColumn(first.table, "frame"),
-               "time_s": util.arrayFromTableColumn(first.table, "time_s")}
+               "time": util.arrayFromTableColumn(first.table, "time")}
     for label, run in runs.items():
         for column, _, _, _ in TABLE_COLUMNS:
             columns[f"{label} {column}"] = util.arrayFromTableColumn(run.table, column)
     columns["agreement_dice"] = agreement
-    return add_table(scene, f"{first.source.name} comparison", columns,
+    return add_table(scene, f"{first.source.name} comparison", columns, {"time": first.source.time_unit()},
                      descriptions={"agreement_dice": "Dice between the two models' masks"}, role="comparison table")
 
 
@@ -101,5 +101,5 @@ def _combined_chart(scene, runs: Dict[str, RecordingSegmentation], table):
         series.append((f"{label} flow consistency", f"{label} flow_consistency", flow_color, False))
     series.append(("agreement Dice", "agreement_dice", (0.3, 0.3, 0.3), False))
     first = next(iter(runs.values()))
-    return add_chart(scene, f"{first.source.name} comparison", table, "time_s", series, first.source.time_label(),
+    return add_chart(scene, f"{first.source.name} comparison", table, "time", series, first.source.time_label(),
                      "score (0-1)", role="comparison chart")

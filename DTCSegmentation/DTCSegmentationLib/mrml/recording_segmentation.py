@@ -145,7 +145,7 @@ def segment_recording(scene, node, segmenter, name: Optional[str] = None, probab
             output.finish()
             output.node.SetAttribute("DTC.Threshold", str(segmenter.threshold))
         masks.node.SetNodeReferenceID(INPUT_REFERENCE, (source.sequence or source.volume).GetID())
-        table = consistency_table(scene, f"{name} consistency", report, source.times())
+        table = consistency_table(scene, f"{name} consistency", report, source.times(), source.time_unit())
         x_title = source.time_label()
         charts = (consistency_chart(scene, f"{name} consistency", table, x_title),
                   area_chart(scene, f"{name} area", table, x_title))

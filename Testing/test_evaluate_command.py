@@ -10,7 +10,7 @@ import torch
 from DTCSegmentationLib.model_file import ModelInfo, save_model
 from DTCSegmentationLib.networks import build_network
 from DTCSegmentationLib.sequence import FrameSequence
-from DTCSegmentationLib.sequence_io import write_sequence
+from DTCSegmentationLib.sequence_io import read_sequence, write_sequence
 from DTCSegmentationLib.simulation import SimulationConfig, simulate
 from DTCTrainingLib.cli import main
 from DTCTrainingLib.simulated_dataset import make_simulated_dataset
@@ -64,9 +64,13 @@ def test_evaluate_existing_masks_ranks_jittered_below_clean(tmp_path, capsys):
     for name in ("truth", "jittered"):
         status, report = run_json(capsys, ["evaluate", "--pred", str(tmp_path / f"{name}.seq.nrrd"), "--gt",
                                            str(tmp_path / "truth.seq.nrrd"), "--frames", str(tmp_path / "frames.seq.nrrd"),
-                                           "--out", str(tmp_path / name)])
+                                           "--out", str(tmp_path / name), "--flicker-maps"])
         assert status == 0
         scores[name] = report["methods"]["masks"]
+        maps = read_sequence(tmp_path / name / f"flicker_{name}.seq.nrrd")
+        assert maps.frames.shape == truth.frames.shape and maps.geometry.isclose(truth.geometry)
+        scores[name]["flicker_pixels"] = int((maps.frames > 127).sum())
+    assert scores["jittered"]["flicker_pixels"] > 10 * max(scores["truth"]["flicker_pixels"], 1)
     assert scores["truth"]["dice"] == 1.0 and scores["truth"]["hd95_mm"] == 0.0
     assert scores["jittered"]["dice"] < 0.95
     assert scores["jittered"]["flow_dice"] < scores["truth"]["flow_dice"]
@@ -84,8 +88,10 @@ def test_compare_models_and_ema_on_a_recording(tmp_path, capsys):
     write_sequence(tmp_path / "sweep.seq.nrrd", recording.images)
     a, b = tiny_model(tmp_path / "a.safetensors", 1), tiny_model(tmp_path / "b.safetensors", 2)
     status, report = run_json(capsys, ["compare", "--model", str(a), "--model", str(b), "--ema", "0.6", "--backend", "eager",
-                                       str(tmp_path / "sweep.seq.nrrd"), "--out", str(tmp_path / "cmp")])
+                                       str(tmp_path / "sweep.seq.nrrd"), "--out", str(tmp_path / "cmp"), "--flicker-maps"])
     assert status == 0
+    assert sorted(p.name for p in (tmp_path / "cmp").glob("flicker_*")) == ["flicker_a_sweep.seq.nrrd", "flicker_b_sweep.seq.nrrd"]
+    assert len(read_sequence(tmp_path / "cmp" / "flicker_a_sweep.seq.nrrd")) == 8
     assert list(report["methods"]) == ["a", "a + EMA 0.6", "b"]
     assert report["methods"]["a + EMA 0.6"]["expected_lag_frames"] == pytest.approx(1.5)
     assert "| a + EMA 0.6 |" in (tmp_path / "cmp" / "report.md").read_text()

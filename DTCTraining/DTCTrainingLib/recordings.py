@@ -4,16 +4,17 @@ Models are then run and scored by :func:`evaluate_models`, which ``dtc evaluate`
 ``dtc compare`` and ``dtc ablation`` share.
 """
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
 from DTCSegmentationLib.errors import DTCError, PathLike
 from DTCSegmentationLib.evaluation import RecordingEvaluation, evaluate_recording, segment_recording
 from DTCSegmentationLib.sequence import FrameGeometry
-from DTCSegmentationLib.sequence_io import read_sequence
+from DTCSegmentationLib.sequence_io import open_writer, read_sequence
 from DTCSegmentationLib.sequence_io.image_folder import read_image
 
 from .case_loading import read_case_masks
@@ -64,9 +65,24 @@ def file_recording(frames: PathLike, truth: Optional[PathLike] = None) -> Record
     return Recording(name, sequence.frames, sequence.geometry, sequence.frame_times, masks)
 
 
+@contextlib.contextmanager
+def flicker_map_recorder(path: PathLike, geometry: FrameGeometry, frame_times: Optional[Sequence[float]] = None,
+                         overwrite: bool = False) -> Iterator[Callable]:
+    """An ``on_frame`` callback for :func:`~DTCSegmentationLib.evaluation.evaluate_recording` that streams
+    each frame's flicker map into the ``.seq.nrrd`` at ``path`` (uint8, 255 = the probability changed by 1
+    after motion compensation); the file appears only when the recording is complete."""
+    with open_writer(path, geometry, "image", overwrite=overwrite) as writer:
+        def record(index, result):
+            time = None if frame_times is None else float(frame_times[index])
+            writer.write(np.rint(result.flicker_map * 255).astype(np.uint8), time)
+
+        yield record
+
+
 def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording],
                     smoothing: Sequence[float] = (), progress: Optional[Callable] = None,
-                    flicker_dice: float = 0.9) -> Dict[str, List[RecordingEvaluation]]:
+                    flicker_dice: float = 0.9, flicker_maps: Optional[Path] = None,
+                    overwrite: bool = False) -> Dict[str, List[RecordingEvaluation]]:
     """Run every segmenter on every recording and score it.
 
     Args:
@@ -76,6 +92,9 @@ def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording
             time are scored as an extra method ``"<first> + EMA w"`` (with its lag).
         progress: wraps per-recording iterables (e.g. tqdm).
         flicker_dice: flicker threshold (flow-compensated Dice).
+        flicker_maps: a folder to write each model's per-pixel flicker maps into, one
+            ``flicker_<model>_<case>.seq.nrrd`` per recording (see :func:`flicker_map_recorder`),
+            with the recording's geometry: load it in Slicer over the frames as a coloured overlay.
     """
     from DTCSegmentationLib.postprocessing import postprocess
     from DTCSegmentationLib.smoothing import ema_mean_delay, ema_probabilities, measured_lag
@@ -87,9 +106,15 @@ def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording
             segmenter = models[name]
             wrap = (lambda it: progress(it, desc=f"{name}: {recording.name}", total=len(recording.frames))) if progress else None
             masks, probabilities = segment_recording(segmenter, recording.frames, wrap)
-            score = lambda m, p: evaluate_recording(recording.name, recording.frames, m, p, recording.truth,
-                                                    recording.geometry, recording.frame_times, flicker_dice)
-            results.setdefault(name, []).append(score(masks, probabilities))
+            score = lambda m, p, on_frame=None: evaluate_recording(
+                recording.name, recording.frames, m, p, recording.truth, recording.geometry, recording.frame_times,
+                flicker_dice, on_frame)
+            if flicker_maps is None:
+                results.setdefault(name, []).append(score(masks, probabilities))
+            else:
+                path = Path(flicker_maps) / f"flicker_{_slug(name)}_{_slug(recording.name)}.seq.nrrd"
+                with flicker_map_recorder(path, recording.geometry, recording.frame_times, overwrite) as record:
+                    results.setdefault(name, []).append(score(masks, probabilities, record))
             if index != 0:
                 continue
             for weight in smoothing:
@@ -101,3 +126,7 @@ def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording
                                     "expected_lag_frames": ema_mean_delay(weight)}
                 results.setdefault(f"{name} + EMA {weight:g}", []).append(evaluation)
     return results
+
+
+def _slug(name: str) -> str:
+    return "_".join("".join(c if c.isalnum() or c in "-." else " " for c in name).split()) or "unnamed"

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from .evaluate import add_source_arguments, finish, frame_progress, load_model, load_recordings
+from .evaluate import add_source_arguments, finish, flicker_map_options, frame_progress, load_model, load_recordings
 
 
 def register(subparsers) -> None:
@@ -40,7 +40,7 @@ def run(args) -> int:
         raise DTCError(f"two models share the name {names}.", fix="Give distinct --name values.")
     models = {name: load_model(path, args) for name, path in zip(names, paths)}
     recordings = load_recordings(args)
-    results = evaluate_models(models, recordings, args.ema, frame_progress, args.flicker_dice)
+    results = evaluate_models(models, recordings, args.ema, frame_progress, args.flicker_dice, **flicker_map_options(args))
     source = f"{args.data} ({args.split})" if args.data else ", ".join(str(p) for p in args.inputs)
     return finish(args, results, f"Comparison on {source}",
                   {"models": {n: str(p or "default") for n, p in zip(names, paths)}, "ema": args.ema,

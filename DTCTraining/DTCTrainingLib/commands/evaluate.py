@@ -21,6 +21,8 @@ def add_source_arguments(parser) -> None:
     parser.add_argument("--backend", default="onnx", choices=("eager", "torchscript", "onnx"))
     parser.add_argument("--flicker-dice", type=float, default=0.9,
                         help="flow-compensated Dice of consecutive masks below which a frame flickers (default 0.9)")
+    parser.add_argument("--flicker-maps", action="store_true",
+                        help="also write per-pixel flicker maps (OUT/flicker_<model>_<case>.seq.nrrd) for a Slicer overlay")
     parser.add_argument("--overwrite", action="store_true")
 
 
@@ -70,6 +72,14 @@ def load_model(path, args):
     return Segmenter.from_file(path, device=args.device, backend=args.backend)
 
 
+def flicker_map_options(args) -> dict:
+    """``evaluate_models`` keyword arguments for ``--flicker-maps`` (the report folder is created first)."""
+    if not args.flicker_maps:
+        return {}
+    args.out.mkdir(parents=True, exist_ok=True)
+    return {"flicker_maps": args.out, "overwrite": args.overwrite}
+
+
 def frame_progress(iterable, **options):
     """Per-recording progress bar (frames)."""
     from .train import progress_bar
@@ -96,6 +106,8 @@ def _score_masks(args):
     from DTCSegmentationLib.evaluation import evaluate_recording
     from DTCSegmentationLib.sequence_io import read_sequence
 
+    from ..recordings import flicker_map_recorder
+
     if len(args.gt) > 1 or args.inputs or args.data:
         raise DTCError("--pred scores one mask sequence against at most one --gt.", fix="Drop INPUT/--data.")
     masks = read_sequence(args.pred)
@@ -117,8 +129,16 @@ def _score_masks(args):
         probabilities = values / 255.0 if values.max() > 1.0 else values
     # Without the recording there is no motion to compensate: blank frames give zero flow.
     frames = same_length(args.frames).frames if args.frames else np.zeros(masks.frames.shape, np.uint8)
-    evaluation = evaluate_recording(args.pred.name.split(".")[0], frames, masks.frames > 0, probabilities, truth,
-                                    masks.geometry, masks.frame_times, args.flicker_dice)
+    name = args.pred.name.split(".")[0]
+    score = lambda on_frame=None: evaluate_recording(name, frames, masks.frames > 0, probabilities, truth, masks.geometry,
+                                                     masks.frame_times, args.flicker_dice, on_frame)
+    if args.flicker_maps:
+        args.out.mkdir(parents=True, exist_ok=True)
+        with flicker_map_recorder(args.out / f"flicker_{name}.seq.nrrd", masks.geometry, masks.frame_times,
+                                  args.overwrite) as record:
+            evaluation = score(record)
+    else:
+        evaluation = score()
     return {"masks": [evaluation]}, {"pred": str(args.pred), "gt": [str(g) for g in args.gt],
                                      "flow_compensation": bool(args.frames)}
 
@@ -136,7 +156,8 @@ def run(args) -> int:
     recordings = load_recordings(args)
     segmenter = load_model(args.model, args)
     name = (args.model.name if args.model else "default model").replace(".safetensors", "")
-    results = evaluate_models({name: segmenter}, recordings, progress=frame_progress, flicker_dice=args.flicker_dice)
+    results = evaluate_models({name: segmenter}, recordings, progress=frame_progress, flicker_dice=args.flicker_dice,
+                              **flicker_map_options(args))
     source = f"{args.data} ({args.split})" if args.data else ", ".join(str(p) for p in args.inputs)
     return finish(args, results, f"Evaluation of {name} on {source}",
                   {"model": str(args.model or "default"), "data": str(args.data or ""), "split": args.split})

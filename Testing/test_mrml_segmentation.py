@@ -144,11 +144,11 @@ def test_every_kind_of_input(frames, segmenter, expected):
     volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "stack")
     slicer.util.updateVolumeFromArray(volume, frames.frames)
     volume.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(frames.geometry.ijk_to_ras()))
-    run = segment_recording(scene, volume, segmenter)
-    assert run.masks.IsA("vtkMRMLLabelMapVolumeNode") and run.displayed["masks"] is run.masks
-    np.testing.assert_array_equal(slicer.util.arrayFromVolume(run.masks), masks)
-    np.testing.assert_allclose(ijk_to_ras(run.masks), frames.geometry.ijk_to_ras(), atol=1e-9)
-    assert run.chart.GetXAxisTitle() == "frame" and run.table.GetColumnUnitLabel("time") == "frame"
+    stack = segment_recording(scene, volume, segmenter)
+    assert stack.masks.IsA("vtkMRMLLabelMapVolumeNode") and stack.displayed["masks"] is stack.masks
+    np.testing.assert_array_equal(slicer.util.arrayFromVolume(stack.masks), masks)
+    np.testing.assert_allclose(ijk_to_ras(stack.masks), frames.geometry.ijk_to_ras(), atol=1e-9)
+    assert stack.chart.GetXAxisTitle() == "frame" and stack.table.GetColumnUnitLabel("time") == "frame"
     # RGB frames (vector volumes, as video grabbers send them) segment like their gray content
     rgb = FrameSequence(np.repeat(frames.frames[..., None], 3, axis=-1), frames.geometry, frames.frame_times)
     run = segment_recording(scene, add_volume_sequence(scene, rgb, "rgb"), segmenter)
@@ -157,6 +157,10 @@ def test_every_kind_of_input(frames, segmenter, expected):
         segment_recording(scene, None, segmenter)
     with pytest.raises(DTCError, match="vtkMRMLTableNode"):
         segment_recording(scene, run.table, segmenter)
+    # a flicker map is no recording: as a proxy (its sequence) or as a volume
+    for flicker in (run.displayed["flicker"], stack.flicker):
+        with pytest.raises(DTCError, match="DTC output"):
+            segment_recording(scene, flicker, segmenter)
 
 
 def test_views_show_each_models_mask_and_flicker_overlay(frames, segmenter, other):
@@ -170,6 +174,9 @@ def test_views_show_each_models_mask_and_flicker_overlay(frames, segmenter, othe
         assert composite.GetBackgroundVolumeID() == browser.GetProxyNode(sequence).GetID()
         assert composite.GetLabelVolumeID() == run.displayed["masks"].GetID()
         assert composite.GetForegroundVolumeID() == run.displayed["flicker"].GetID()
+        assert composite.GetForegroundOpacity() == pytest.approx(0.6)
+    runs.runs["A"].show(scene, flicker=False, views=("Red",))
+    assert red.GetForegroundOpacity() == 0.0 and yellow.GetForegroundOpacity() == pytest.approx(0.6)
 
 
 def test_compare_two_models_side_by_side(frames, segmenter, other, expected):

@@ -10,7 +10,7 @@ from typing import List
 import numpy as np
 
 from ..errors import DTCError
-from .scene import ijk_to_ras, slicer_module
+from .scene import ROLE_ATTRIBUTE, ijk_to_ras, slicer_module
 from .volume_sequences import browser_of_proxy, browser_of_sequence
 
 _IMAGE_CLASSES = ("vtkMRMLScalarVolumeNode", "vtkMRMLVectorVolumeNode")
@@ -19,6 +19,11 @@ _SECONDS_PER_UNIT = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6}
 
 def _is_image_volume(class_name: str) -> bool:
     return class_name in _IMAGE_CLASSES
+
+
+def _is_recording(sequence) -> bool:
+    """A sequence of image volumes that is not itself a DTC output (flicker or probability maps)."""
+    return _is_image_volume(sequence.GetDataNodeClassName()) and sequence.GetAttribute(ROLE_ATTRIBUTE) is None
 
 
 class FrameSource:
@@ -118,17 +123,20 @@ def frame_source(scene, node) -> FrameSource:
     class_name = node.GetClassName()
     if class_name == "vtkMRMLSequenceBrowserNode":
         return FrameSource(_image_sequence_of_browser(node), browser=node)
-    if class_name == "vtkMRMLSequenceNode":
-        if not _is_image_volume(node.GetDataNodeClassName()):
-            raise DTCError(f"sequence '{node.GetName()}' holds {node.GetDataNodeClassName() or 'nothing'}, not images.",
-                           fix="Select a sequence of ultrasound image volumes.")
-        return FrameSource(node, browser=browser_of_sequence(scene, node))
     if _is_image_volume(class_name):
         browser = browser_of_proxy(scene, node)
-        if browser is not None:
-            sequence = browser.GetSequenceNode(node)
-            return FrameSource(sequence, browser=browser)
-        return FrameSource(volume=node)
+        if browser is None:
+            if node.GetAttribute(ROLE_ATTRIBUTE) is not None:
+                raise DTCError(f"'{node.GetName()}' is a DTC output, not ultrasound frames.",
+                               fix="Select the recording that was segmented.")
+            return FrameSource(volume=node)
+        node, class_name = browser.GetSequenceNode(node), "vtkMRMLSequenceNode"
+    if class_name == "vtkMRMLSequenceNode":
+        if not _is_recording(node):
+            raise DTCError(f"sequence '{node.GetName()}' holds {node.GetDataNodeClassName() or 'nothing'}"
+                           f"{' (a DTC output)' if node.GetAttribute(ROLE_ATTRIBUTE) else ''}, not ultrasound frames.",
+                           fix="Select a sequence of ultrasound image volumes.")
+        return FrameSource(node, browser=browser_of_sequence(scene, node))
     raise DTCError(f"'{node.GetName()}' is a {class_name}, which holds no ultrasound frames.",
                    fix="Select a sequence browser, volume sequence or scalar/RGB volume.")
 
@@ -140,7 +148,7 @@ def _image_sequence_of_browser(browser):
     browser.GetSynchronizedSequenceNodes(synchronized, True)  # the master comes first
     for index in range(synchronized.GetNumberOfItems()):
         sequence = synchronized.GetItemAsObject(index)
-        if _is_image_volume(sequence.GetDataNodeClassName()):
+        if _is_recording(sequence):
             return sequence
     raise DTCError(f"browser '{browser.GetName()}' plays no sequence of image volumes.",
                    fix="Select a browser of an ultrasound recording.")

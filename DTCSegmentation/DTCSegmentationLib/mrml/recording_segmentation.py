@@ -26,6 +26,7 @@ from .volume_sequences import add_sequence_browser, add_to_browser
 from .views import display_flicker_map, display_labelmap, show_in_slice_views
 
 Progress = Callable[[int, int], None]
+FLICKER_OPACITY = 0.6
 INPUT_REFERENCE = "dtcInput"
 """Node reference from a run's masks to the recording it segmented."""
 
@@ -70,9 +71,12 @@ class RecordingSegmentation:
         return self.source.browser.GetProxyNode(self.source.sequence)
 
     def show(self, scene, flicker: bool = True, views=None) -> int:
-        """Show frames, mask and (optionally) the flicker overlay in the slice views; returns views changed."""
-        return show_in_slice_views(scene, self.frames_node(), self.displayed["masks"],
-                                   self.displayed["flicker"] if flicker else None, views=views)
+        """Show frames, mask and the flicker overlay (transparent if ``flicker`` is False) in the slice views.
+
+        Returns how many views changed (``views``: their layout names; None: all).
+        """
+        return show_in_slice_views(scene, self.frames_node(), self.displayed["masks"], self.displayed["flicker"],
+                                   FLICKER_OPACITY if flicker else 0.0, views)
 
     def remove(self, scene) -> None:
         """Take this run's nodes (and their proxies) out of the scene."""

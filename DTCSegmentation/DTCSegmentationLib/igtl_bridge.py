@@ -307,16 +307,14 @@ class IgtlBridge:
         self._connections: Set[_Connection] = set()
         self._threads = []
         self._server: Optional[socket.socket] = None
-
-    @property
-    def listen_port(self) -> Optional[int]:
-        """The port peers connect to (the free port picked when ``listen_port`` was 0)."""
-        return None if self._server is None else self._server.getsockname()[1]
+        self.listen_port: Optional[int] = None
+        """The port peers connect to once started (the free port picked when ``config.listen_port`` is 0)."""
 
     def start(self) -> "IgtlBridge":
         """Listen and/or connect; raises :class:`~DTCSegmentationLib.errors.DTCError` if the port is taken."""
         if self.config.listen_port is not None:
             self._server = self._listen()
+            self.listen_port = self._server.getsockname()[1]
         self.worker.start()
         if self._server is not None:
             self._spawn(self._accept_loop, "dtc-live-accept")

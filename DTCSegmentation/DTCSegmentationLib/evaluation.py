@@ -3,7 +3,7 @@
 :func:`evaluate_recording` scores one recording (frames, predicted masks and optionally
 probabilities, and ground truth on all, some or none of its frames);
 :func:`summarize` aggregates several (see :mod:`.metrics` for the SUN-SEG convention);
-:func:`segment_recording` runs a model over a recording to get what is scored.
+:func:`segment_frames` runs a model over a recording to get what is scored.
 """
 
 from dataclasses import dataclass, field
@@ -123,7 +123,7 @@ def summarize(evaluations: Sequence[RecordingEvaluation]) -> Dict[str, Dict]:
     return {"cases": cases, "dataset": dataset, "frames": accuracy["frames"]}
 
 
-def segment_recording(segmenter, frames: Sequence[np.ndarray], progress: Optional[Callable] = None):
+def segment_frames(segmenter, frames: Sequence[np.ndarray], progress: Optional[Callable] = None):
     """Run a :class:`~.segmenter.Segmenter` over frames; returns ``(masks (T, H, W) uint8, probabilities (T, H, W) float32)``.
 
     ``progress`` optionally wraps the result iterator (e.g. tqdm).

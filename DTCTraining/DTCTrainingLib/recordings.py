@@ -12,7 +12,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, 
 import numpy as np
 
 from DTCSegmentationLib.errors import DTCError, PathLike
-from DTCSegmentationLib.evaluation import RecordingEvaluation, evaluate_recording, segment_recording
+from DTCSegmentationLib.evaluation import RecordingEvaluation, evaluate_recording, segment_frames
 from DTCSegmentationLib.sequence import FrameGeometry
 from DTCSegmentationLib.sequence_io import open_writer, read_sequence
 from DTCSegmentationLib.sequence_io.image_folder import read_image
@@ -105,7 +105,7 @@ def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording
         for index, name in enumerate(names):
             segmenter = models[name]
             wrap = (lambda it: progress(it, desc=f"{name}: {recording.name}", total=len(recording.frames))) if progress else None
-            masks, probabilities = segment_recording(segmenter, recording.frames, wrap)
+            masks, probabilities = segment_frames(segmenter, recording.frames, wrap)
             score = lambda m, p, on_frame=None: evaluate_recording(
                 recording.name, recording.frames, m, p, recording.truth, recording.geometry, recording.frame_times,
                 flicker_dice, on_frame)

@@ -14,7 +14,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from .atomic import atomic_output
-from .errors import PathLike
+from .errors import DTCError, PathLike
 from .evaluation import RecordingEvaluation, summarize
 from .metrics import METRIC_LABELS, METRICS
 
@@ -114,8 +114,6 @@ def write_report(out: PathLike, results: Mapping[str, Sequence[RecordingEvaluati
             paths[f"curves:{evaluation.name}"] = out / f"curves_{evaluation.name}.png"
     for path in paths.values():  # refuse before writing anything
         if path.exists() and not overwrite:
-            from .errors import DTCError
-
             raise DTCError("already exists and would be overwritten.", path, "Choose another --out or pass --overwrite.")
     document = {"title": title, **(metadata or {}), "methods": summaries}
     with atomic_output(paths["summary"], overwrite=overwrite) as temporary:

@@ -118,3 +118,14 @@ def test_ablation_trains_scores_and_reuses_finished_rows(dataset, tmp_path, caps
     assert main(argv) == 0  # finished rows are reused, not trained again
     assert (tmp_path / "abl" / "student_full_dtc" / "events.jsonl").read_text() == events
     assert main(["ablation", "--data", str(dataset), "--out", str(tmp_path / "x"), "--variants", "nope"]) == 2
+
+
+def test_frames_without_pixel_size_take_the_geometry_of_the_masks(tmp_path):
+    from DTCTrainingLib.recordings import file_recording
+
+    recording = simulate(SimulationConfig(num_frames=3, height=48, width=64, seed=8))
+    write_sequence(tmp_path / "frames", recording.images)  # a PNG folder: no pixel size
+    write_sequence(tmp_path / "truth.seq.nrrd", recording.masks, kind="labelmap")
+    loaded = file_recording(tmp_path / "frames", tmp_path / "truth.seq.nrrd")
+    assert loaded.geometry.isclose(recording.masks.geometry) and sorted(loaded.truth) == [0, 1, 2]
+    assert file_recording(tmp_path / "frames").geometry.spacing == (1.0, 1.0, 1.0)

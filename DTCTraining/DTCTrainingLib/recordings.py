@@ -52,8 +52,12 @@ def dataset_recordings(path: PathLike, split: str = "test", val: Iterable[str] =
 
 
 def file_recording(frames: PathLike, truth: Optional[PathLike] = None) -> Recording:
-    """A recording from any readable sequence, with an optional ground-truth mask sequence of the same length."""
+    """A recording from any readable sequence, with an optional ground-truth mask sequence of the same length.
+
+    Frames without a pixel size (videos, image folders) take the geometry of the masks.
+    """
     sequence = read_sequence(frames)
+    geometry = sequence.geometry
     masks: Dict[int, np.ndarray] = {}
     if truth is not None:
         reference = read_sequence(truth)
@@ -61,8 +65,10 @@ def file_recording(frames: PathLike, truth: Optional[PathLike] = None) -> Record
             raise DTCError(f"has {len(reference)} frames but {frames} has {len(sequence)}.", truth,
                            "Give one ground-truth mask per frame.")
         masks = dict(enumerate(reference.frames))
+        if geometry == FrameGeometry():  # e.g. a video, which has no pixel size: take the masks' one
+            geometry = reference.geometry
     name = Path(frames).name.split(".")[0] or "recording"
-    return Recording(name, sequence.frames, sequence.geometry, sequence.frame_times, masks)
+    return Recording(name, sequence.frames, geometry, sequence.frame_times, masks)
 
 
 @contextlib.contextmanager

@@ -67,6 +67,22 @@ def test_student_learns_every_term_from_the_teacher(dataset, teacher_run):
     assert len(list((run_dir / "flow_cache").rglob("*.npy"))) > 0
 
 
+@pytest.mark.parametrize("frozen", [False, True])
+def test_student_batch_norm_statistics_follow_freeze_batch_norm(dataset, teacher_run, tmp_path, frozen):
+    _, teacher = teacher_run
+    # Learning rate 0: only batch-norm running statistics can change.
+    config = config_for(dataset, "optim.epochs=1", "optim.lr=0", "optim.eta_min=0", "optim.steps_per_epoch=2",
+                        f"student.freeze_batch_norm={frozen}")
+    path = train("student", config, tmp_path, teacher=teacher)
+    student, _ = load_model(path)
+    original, _ = load_model(teacher)
+    buffers = lambda model: {name: b for name, b in model.named_buffers() if "running" in name}
+    assert buffers(original)
+    unchanged = all(torch.equal(b, buffers(original)[name]) for name, b in buffers(student).items())
+    assert unchanged == frozen
+    assert all(torch.equal(p, dict(original.named_parameters())[n]) for n, p in student.named_parameters())
+
+
 def test_resume_after_an_interruption_ends_with_identical_weights(dataset, tmp_path):
     straight = train("teacher", config_for(dataset, "optim.epochs=3"), tmp_path / "straight")
 

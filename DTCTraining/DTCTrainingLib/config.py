@@ -87,6 +87,7 @@ class StudentConfig:
     binarize_warped: bool = True
     flow_method: str = "farneback"
     cache_teacher: bool = True  # teacher logits computed once per frame instead of every step
+    freeze_batch_norm: bool = False  # keep the teacher's batch-norm statistics (not in METHOD.md)
     local_tap: str = ""  # empty: the network's registry default
     global_tap: str = ""
 

@@ -25,13 +25,14 @@ def equivariance_pseudo_labels(model: nn.Module, images: torch.Tensor, transform
     """Soft pseudo-labels ``(B, 1, H, W)`` in [0, 1] for ``images`` ``(B, C, H, W)``.
 
     The model runs in eval mode (batch-norm running statistics, no dropout) and without
-    gradient; its train/eval mode is restored afterwards.  With several transforms the
+    gradient; every module's train/eval mode is restored afterwards.  With several transforms the
     back-transformed probabilities are averaged.
     """
     unknown = [name for name in transforms if name not in GEOMETRIC_TRANSFORMS]
     if unknown or not transforms:
         raise ValueError(f"unknown pseudo-label transforms {unknown}; choose from {sorted(GEOMETRIC_TRANSFORMS)}")
-    was_training = model.training
+    # Restore each module's own mode afterwards (a student may keep its batch norm frozen in eval mode).
+    modes = [module.training for module in model.modules()]
     model.eval()
     try:
         total = None
@@ -41,4 +42,5 @@ def equivariance_pseudo_labels(model: nn.Module, images: torch.Tensor, transform
             total = probabilities if total is None else total + probabilities
         return total / len(transforms)
     finally:
-        model.train(was_training)
+        for module, mode in zip(model.modules(), modes):
+            module.training = mode

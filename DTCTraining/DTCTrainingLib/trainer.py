@@ -315,6 +315,12 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> Dict[str, float]:
         self.model.train()
+        if self.stage == "student" and self.config.student.freeze_batch_norm:
+            # Keep the teacher's normalisation statistics: updating them from clip batches alone
+            # moved validation Dice from 0.86 to 0.75 in one epoch with the learning rate at 0.
+            for module in self.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         optim = self.config.optim
         loss_fn = self._teacher_loss if self.stage == "teacher" else self._student_loss
         sums: Dict[str, float] = {}

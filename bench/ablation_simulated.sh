@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The two ablation tables of the README's "Evaluation" section, on simulated TRUS (about 40
+# The three ablation tables of the README's "Evaluation" section, on simulated TRUS (about 80
 # minutes on 2 CPU cores). Each `dtc ablation` prints its table and the claim check as JSON;
-# reports land in WORK_DIR/{default,hard}/report. Re-running continues where it stopped.
+# reports land in WORK_DIR/{default,hard,hard_strong_teacher}/report. Re-running continues where it stopped.
 # Usage: bash bench/ablation_simulated.sh [WORK_DIR]
 set -euo pipefail
 work="${1:-build/ablation}"
@@ -18,3 +18,8 @@ dtc ablation --data "$work/data_default" --out "$work/default" --set seed=500 "$
 dtc ablation --data "$work/data_hard" --out "$work/hard" --set seed=600 "${students[@]}" \
     --set optim.epochs=8 --set optim.patience=4 \
     --teacher-set optim.epochs=16 --teacher-set optim.patience=6 --teacher-set optim.lr=0.001
+
+# The same hard data with a stronger teacher and the students' batch-norm statistics frozen.
+dtc ablation --data "$work/data_hard" --out "$work/hard_strong_teacher" --set seed=600 "${students[@]}" \
+    --set optim.epochs=8 --set optim.patience=4 --set student.freeze_batch_norm=true \
+    --teacher-set optim.epochs=60 --teacher-set optim.patience=15 --teacher-set optim.lr=0.001

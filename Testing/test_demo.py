@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import torch
 
 from DTCSegmentationLib.model_file import ModelInfo, save_model

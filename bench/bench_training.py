@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from DTCSegmentationLib.flow import FlowSettings, flow_to_previous, photometric_confidence, valid_mask, warp_previous
-from DTCSegmentationLib.model_file import ModelInfo, save_model
+from DTCSegmentationLib.model_file import save_model
 from DTCTrainingLib.config import load_config
 from DTCTrainingLib.simulated_dataset import make_simulated_dataset
 from DTCTrainingLib.trainer import Trainer

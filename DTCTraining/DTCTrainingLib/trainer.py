@@ -37,7 +37,7 @@ from DTCSegmentationLib.model_file import ModelInfo, load_model, save_model
 from DTCSegmentationLib.networks import FeatureTaps
 from DTCSegmentationLib.preprocessing import normalize
 
-from .case_loading import CaseArrays, load_case
+from .case_loading import load_case
 from .config import TrainingConfig
 from .datasets import LabelledFrames, VideoClips
 from .flow_cache import FlowCache

@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 from pyigtl import ImageMessage
 
-from .preprocessing import to_uint8
+from .preprocessing import probability_to_uint8
 
 # Scalar types a frame may have: preprocessing scales integers by their dtype's range.
 FRAME_DTYPES = (np.uint8, np.int8, np.uint16, np.int16)
@@ -74,15 +74,10 @@ def frame_message(image: np.ndarray, like: IgtlFrame, device_name: str) -> Image
     return message
 
 
-def probability_image(probability: np.ndarray) -> np.ndarray:
-    """A probability map ``(H, W)`` float in [0, 1] as uint8 0-255 (``round(p * 255)``), as ``dtc segment`` writes it."""
-    return to_uint8(probability * 255.0)
-
-
 def answer_bytes(mask: np.ndarray, like: IgtlFrame, mask_device: str, probability: Optional[np.ndarray] = None,
                  probability_device: Optional[str] = None) -> bytes:
     """The packed answer to one frame: the mask IMAGE, then the probability IMAGE if a device name is given."""
     data = frame_message(mask.astype(np.uint8, copy=False), like, mask_device).pack()
     if probability is not None and probability_device:
-        data += frame_message(probability_image(probability), like, probability_device).pack()
+        data += frame_message(probability_to_uint8(probability), like, probability_device).pack()
     return data

@@ -41,6 +41,11 @@ def to_uint8(frame: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(frame), 0, 255).astype(np.uint8)
 
 
+def probability_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] (probabilities, flicker maps) as uint8 ``round(255 * v)``, clipped; same shape."""
+    return to_uint8(np.asarray(values, np.float32) * 255.0)
+
+
 def to_channels(frame: np.ndarray, channels: int) -> np.ndarray:
     """uint8 ``(H, W)`` / ``(H, W, 3|4)`` to ``(H, W)`` (channels 1) or ``(H, W, 3)`` RGB (channels 3)."""
     if frame.ndim == 3 and frame.shape[2] == 4:

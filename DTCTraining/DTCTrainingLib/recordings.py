@@ -13,6 +13,7 @@ import numpy as np
 
 from DTCSegmentationLib.errors import DTCError, PathLike
 from DTCSegmentationLib.evaluation import RecordingEvaluation, evaluate_recording, segment_frames
+from DTCSegmentationLib.preprocessing import probability_to_uint8
 from DTCSegmentationLib.sequence import FrameGeometry
 from DTCSegmentationLib.sequence_io import open_writer, read_sequence
 from DTCSegmentationLib.sequence_io.image_folder import read_image
@@ -80,7 +81,7 @@ def flicker_map_recorder(path: PathLike, geometry: FrameGeometry, frame_times: O
     with open_writer(path, geometry, "image", overwrite=overwrite) as writer:
         def record(index, result):
             time = None if frame_times is None else float(frame_times[index])
-            writer.write(np.rint(result.flicker_map * 255).astype(np.uint8), time)
+            writer.write(probability_to_uint8(result.flicker_map), time)
 
         yield record
 

@@ -49,11 +49,11 @@ def run(args) -> int:
     import contextlib
     import itertools
 
-    import numpy as np
     from tqdm import tqdm
 
     from ..errors import DTCError
     from ..overlay import draw_contour
+    from ..preprocessing import probability_to_uint8
     from ..segmenter import Segmenter
     from ..sequence_io import open_sequence, open_writer
 
@@ -90,7 +90,7 @@ def run(args) -> int:
                 time = float(times[frames_done]) if times is not None and frames_done < len(times) else None
                 writers["masks"].write(result.mask, time)
                 if "probabilities" in writers:
-                    writers["probabilities"].write(np.rint(result.probability * 255).astype(np.uint8), time)
+                    writers["probabilities"].write(probability_to_uint8(result.probability), time)
                 if "overlay" in writers:
                     writers["overlay"].write(draw_contour(frame, result.mask), time)
                 area.append(int(result.mask.sum()))

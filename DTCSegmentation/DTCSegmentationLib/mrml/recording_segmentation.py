@@ -11,10 +11,10 @@ Example (Slicer's Python console; headless, any scene from :func:`~.scene.new_sc
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional
 
-import numpy as np
 
 from ..consistency import FLICKER_DICE, ConsistencyReport, ConsistencyTracker, analyze_consistency
 from ..flow import FlowSettings
+from ..preprocessing import probability_to_uint8
 from ..errors import DTCError
 from .consistency_nodes import (
     area_chart, consistency_chart, consistency_table, remove_chart, report_from_table, table_summary,
@@ -131,11 +131,11 @@ def segment_recording(scene, node, segmenter, name: Optional[str] = None, probab
             for result in segmenter.segment_stream(iter(source)):
                 masks.append(result.mask)
                 if maps is not None:
-                    maps.append(_to_uint8(result.probability))
+                    maps.append(probability_to_uint8(result.probability))
                 yield result.probability
 
         def on_frame(index, consistency):
-            flicker.append(_to_uint8(consistency.flicker_map))
+            flicker.append(probability_to_uint8(consistency.flicker_map))
             if progress is not None:
                 progress(index + 1, total)
             if should_cancel is not None and should_cancel():
@@ -199,10 +199,6 @@ def _unique_run_name(scene, name: str) -> str:
         candidate, number = f"{name} {number}", number + 1
     return candidate
 
-
-def _to_uint8(values: np.ndarray) -> np.ndarray:
-    """``(H, W)`` values in [0, 1] -> uint8 0-255."""
-    return np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def _attach(scene, source: FrameSource, outputs) -> Dict[str, object]:

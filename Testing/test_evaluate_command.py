@@ -94,7 +94,8 @@ def test_compare_models_and_ema_on_a_recording(tmp_path, capsys):
     assert len(read_sequence(tmp_path / "cmp" / "flicker_a_sweep.seq.nrrd")) == 8
     assert list(report["methods"]) == ["a", "a + EMA 0.6", "b"]
     assert report["methods"]["a + EMA 0.6"]["expected_lag_frames"] == pytest.approx(1.5)
-    assert "| a + EMA 0.6 |" in (tmp_path / "cmp" / "report.md").read_text()
+    text = (tmp_path / "cmp" / "report.md").read_text()
+    assert "| a + EMA 0.6 |" in text and f"`dtc compare --model {a} --model {b} --ema 0.6" in text  # the command as given
     assert main(["compare", "--model", str(a), str(tmp_path / "sweep.seq.nrrd"), "--out", str(tmp_path / "y")]) == 2
     assert main(["compare", "--model", str(a), "--ema", "1.5", str(tmp_path / "sweep.seq.nrrd"), "--out", str(tmp_path / "y")]) == 2
     assert main(["evaluate", "--model", str(a), "--out", str(tmp_path / "z")]) == 2  # nothing to evaluate

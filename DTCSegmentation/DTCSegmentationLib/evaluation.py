@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from .consistency import ConsistencyReport, ConsistencyTracker, FrameConsistency, analyze_consistency
-from .metrics import METRICS, aggregate, frame_metrics
+from .metrics import METRICS, aggregate, frame_metrics, mean_metrics
 from .sequence import FrameGeometry
 
 TEMPORAL_SUMMARY = ("raw_consistency", "flow_consistency", "flow_dice", "flicker_events", "flicker_rate", "area_jitter")
@@ -53,7 +53,7 @@ class RecordingEvaluation:
         result: Dict[str, float] = {"frames": len(self.frame_times), "annotated_frames": len(self.accuracy)}
         result.update(self.consistency.summary())
         if self.accuracy:
-            result.update(aggregate({self.name: list(self.accuracy.values())})["cases"][self.name])
+            result.update(mean_metrics(self.accuracy.values()))
         result.update(self.extra)
         return result
 

@@ -6,6 +6,7 @@ exit status 2; Ctrl-C ends with status 130 and leaves no half-written output.
 
 import argparse
 import importlib
+import shlex
 import signal
 import sys
 from typing import List, Optional
@@ -40,7 +41,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         # Windows: the Slicer panel cancels a run with CTRL_BREAK_EVENT; stop as cleanly as on Ctrl-C.
         signal.signal(signal.SIGBREAK, signal.default_int_handler)
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.command_line = "dtc " + " ".join(shlex.quote(str(a)) for a in argv)  # for reports
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

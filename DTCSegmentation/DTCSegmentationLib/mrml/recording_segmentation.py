@@ -11,11 +11,10 @@ Example (Slicer's Python console; headless, any scene from :func:`~.scene.new_sc
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional
 
-
 from ..consistency import FLICKER_DICE, ConsistencyReport, ConsistencyTracker, analyze_consistency
+from ..errors import DTCError
 from ..flow import FlowSettings
 from ..preprocessing import probability_to_uint8
-from ..errors import DTCError
 from .consistency_nodes import (
     area_chart, consistency_chart, consistency_table, remove_chart, report_from_table, table_summary,
 )

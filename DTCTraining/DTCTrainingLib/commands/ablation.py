@@ -1,7 +1,6 @@
 """``dtc ablation``: train the paper's ablation rows on one dataset and seed, score them, check the claim."""
 
 import json
-import sys
 from pathlib import Path
 
 
@@ -52,9 +51,8 @@ def run(args) -> int:
     models = train_variants(config, args.out, variants, event_printer(args.json), training_progress, teacher_config)
     segmenters = {name: Segmenter.from_file(path, device="cpu", backend=args.backend) for name, path in models.items()}
     results = evaluate_models(segmenters, recordings, progress=frame_progress)
-    command = "dtc ablation " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["ablation"] else "dtc ablation"
     paths = write_report(args.out / "report", results, f"Ablation on {args.data} ({args.split} split)",
-                         {"command": command, "models": {n: str(p) for n, p in models.items()},
+                         {"command": args.command_line, "models": {n: str(p) for n, p in models.items()},
                           "config": config.to_dict()}, overwrite=True)
     dataset = {name: json.loads(paths["summary"].read_text())["methods"][name]["dataset"] for name in results}
     claim = check_claim(dataset) if BASELINE in dataset and FULL in dataset else None

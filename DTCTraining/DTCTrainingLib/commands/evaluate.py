@@ -1,8 +1,6 @@
 """``dtc evaluate``: accuracy and temporal consistency of a model, or of masks already made."""
 
 import json
-import shlex
-import sys
 from pathlib import Path
 
 
@@ -91,7 +89,7 @@ def finish(args, results, title, metadata) -> int:
     """Write the report and print the dataset-level summary as JSON."""
     from DTCSegmentationLib.reports import plain_json, write_report
 
-    metadata = {"command": "dtc " + " ".join(shlex.quote(a) for a in sys.argv[1:]), **metadata}
+    metadata = {"command": args.command_line, **metadata}
     paths = write_report(args.out, results, title, metadata, args.overwrite)
     summary = json.loads((paths["summary"]).read_text())
     print(json.dumps(plain_json({"report": str(paths["report"]),

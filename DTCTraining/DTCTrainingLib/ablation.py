@@ -13,7 +13,6 @@ after a crash continues where it stopped.
 """
 
 import copy
-import json
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Optional
 
@@ -42,17 +41,11 @@ def run_folder(out: Path, variant: str) -> Path:
 
 
 def _finished(run_dir: Path, stage: str) -> bool:
-    events = run_dir / "events.jsonl"
-    if not (run_dir / f"{stage}.safetensors").is_file() or not events.is_file():
+    from .training_process import read_events
+
+    if not (run_dir / f"{stage}.safetensors").is_file():
         return False
-    for line in events.read_text().splitlines():
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if event.get("event") == "done" and event.get("stage") == stage:
-            return True
-    return False
+    return any(e["event"] == "done" and e.get("stage") == stage for e in read_events(run_dir / "events.jsonl"))
 
 
 def variant_config(base: TrainingConfig, variant: str) -> TrainingConfig:

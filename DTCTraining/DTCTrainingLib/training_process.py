@@ -146,7 +146,7 @@ class TrainingProcess:
         if self.running:
             raise DTCError("a training run is already in progress.", self.out, "Cancel it or wait for it to end.")
         if resume and not self.events:
-            self.events = _read_events(self.out / "events.jsonl")
+            self.events = read_events(self.out / "events.jsonl")
         environment = dict(os.environ)
         environment.update(self.environment)
         search_path = library_search_path() + [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -326,7 +326,8 @@ def event_summary(event: Dict) -> str:
     return ""
 
 
-def _read_events(path: Path) -> List[Dict]:
+def read_events(path: Path) -> List[Dict]:
+    """The training events of a run's ``events.jsonl`` (lines that are not events are skipped); [] if missing."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:

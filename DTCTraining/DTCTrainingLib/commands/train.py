@@ -28,12 +28,13 @@ def event_printer(as_json: bool):
     """A training-event callback: every event as a JSON line on stdout, or a line per epoch on stderr."""
     from tqdm import tqdm
 
+    from ..training_process import event_summary
+
     def emit(event):
         if as_json:
             print(json.dumps(event), flush=True)
         elif event["event"] == "epoch":
-            tqdm.write(f"{event['stage']} epoch {event['epoch']}/{event['epochs']}: loss {event['losses']['total']:.4f}, "
-                       f"val Dice {event['val']['dice']:.4f}{' (best)' if event['improved'] else ''}", file=sys.stderr)
+            tqdm.write(event_summary(event), file=sys.stderr)
 
     return emit
 

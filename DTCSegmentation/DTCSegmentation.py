@@ -15,9 +15,15 @@ from typing import Annotated, Union
 import qt
 import slicer
 import vtk
+from DTCSegmentationLib.choices import BACKENDS, DEVICES, MASK_FORMATS
+from DTCSegmentationLib.dependencies import dependency_status_text
 from slicer import (
-    vtkMRMLLabelMapVolumeNode, vtkMRMLPlotChartNode, vtkMRMLScalarVolumeNode, vtkMRMLSequenceBrowserNode,
-    vtkMRMLSequenceNode, vtkMRMLTableNode,
+    vtkMRMLLabelMapVolumeNode,
+    vtkMRMLPlotChartNode,
+    vtkMRMLScalarVolumeNode,
+    vtkMRMLSequenceBrowserNode,
+    vtkMRMLSequenceNode,
+    vtkMRMLTableNode,
 )
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
@@ -28,12 +34,6 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from DTCSegmentationLib.dependencies import dependency_status_text
-
-# The library's DEVICES, BACKENDS and EXPORT_FORMATS, spelled out so the panel loads before torch is installed.
-DEVICE_CHOICES = ["auto", "cpu", "cuda", "mps"]
-BACKEND_CHOICES = ["eager", "torchscript", "onnx"]
-EXPORT_FORMAT_CHOICES = ["nii.gz", "png", "seq.nrrd"]
 LIVE_POLL_MS = 10
 LIVE_STATS_MS = 500
 
@@ -61,8 +61,8 @@ class DTCSegmentationParameterNode:
 
     inputNode: Union[vtkMRMLSequenceBrowserNode, vtkMRMLSequenceNode, vtkMRMLScalarVolumeNode]
     modelPath: pathlib.Path
-    device: Annotated[str, Choice(DEVICE_CHOICES)] = "auto"
-    backend: Annotated[str, Choice(BACKEND_CHOICES)] = "eager"
+    device: Annotated[str, Choice(list(DEVICES))] = "auto"
+    backend: Annotated[str, Choice(list(BACKENDS))] = "eager"
     useModelThreshold: bool = True
     threshold: Annotated[float, WithinRange(0.01, 0.99)] = 0.5
     largestComponent: bool = True
@@ -78,7 +78,7 @@ class DTCSegmentationParameterNode:
     liveImage: vtkMRMLScalarVolumeNode
     liveMask: vtkMRMLLabelMapVolumeNode
     exportFolder: pathlib.Path
-    exportFormat: Annotated[str, Choice(EXPORT_FORMAT_CHOICES)] = "nii.gz"
+    exportFormat: Annotated[str, Choice(list(MASK_FORMATS))] = "nii.gz"
 
 
 class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -306,14 +306,14 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
     @staticmethod
     def defaultModelPath():
         """The model shipped with the extension."""
-        from DTCSegmentationLib.commands.segment import default_model_path
+        from DTCSegmentationLib.networks.default_model import default_model_path
 
         return default_model_path()
 
     def segmenter(self, modelPath=None, device="auto", backend="eager", threshold=None, largestComponent=True,
                   fillHoles=True):
         """A segmenter for ``modelPath`` (default: the shipped model); ``threshold`` None keeps the model's."""
-        from DTCSegmentationLib.segmenter import Segmenter
+        from DTCSegmentationLib.inference.segmenter import Segmenter
 
         path = modelPath if _isSet(modelPath) else self.defaultModelPath()
         return Segmenter.from_file(path, device=device, backend=backend, threshold=threshold,
@@ -490,8 +490,8 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
 
     def _tinySegmenter(self, folder):
         import torch
-        from DTCSegmentationLib.model_file import ModelInfo, save_model
         from DTCSegmentationLib.networks import build_network
+        from DTCSegmentationLib.networks.model_file import ModelInfo, save_model
 
         torch.manual_seed(0)
         arguments = {"features": [8, 8, 16, 16]}

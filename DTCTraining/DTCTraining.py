@@ -27,12 +27,20 @@ try:
 except ImportError:  # Slicer before 5.4
     raise ImportError("DTC Training needs 3D Slicer 5.4 or newer (typed parameter nodes).") from None
 
+from DTCSegmentationLib.choices import DEVICES, FLOW_METHODS, NETWORK_NAMES
 from DTCSegmentationLib.dependencies import (
-    dependency_status_text, ensure_dependencies, installed_version, missing_requirements,
+    dependency_status_text,
+    ensure_dependencies,
+    installed_version,
+    missing_requirements,
 )
 from DTCTrainingLib.panel_settings import (
-    DEVICE_CHOICES, FLOW_CHOICES, NETWORK_CHOICES, PANEL_SETTINGS, STAGE_CHOICES, default_value, panel_overrides,
+    PANEL_SETTINGS,
+    STAGE_CHOICES,
+    default_value,
+    panel_overrides,
 )
+from DTCTrainingLib.run_folder import has_checkpoint
 from DTCTrainingLib.training_process import TrainingProcess, event_summary
 
 SCENE_DATA_FOLDER = "scene_data"  # inside the output folder: the scene's recordings as a training-data folder
@@ -63,7 +71,7 @@ class DTCTrainingParameterNode:
     useSceneData: bool = False
     outputFolder: pathlib.Path
     stage: Annotated[str, Choice(list(STAGE_CHOICES))] = "all"
-    network: Annotated[str, Choice(list(NETWORK_CHOICES))] = default_value(PANEL_SETTINGS["network"])
+    network: Annotated[str, Choice(list(NETWORK_NAMES))] = default_value(PANEL_SETTINGS["network"])
     epochs: Annotated[int, Minimum(1)] = default_value(PANEL_SETTINGS["epochs"])
     batchSize: Annotated[int, Minimum(1)] = default_value(PANEL_SETTINGS["batchSize"])
     height: Annotated[int, Minimum(16)] = default_value(PANEL_SETTINGS["height"])
@@ -72,8 +80,8 @@ class DTCTrainingParameterNode:
     weightDistillation: Annotated[float, Minimum(0)] = default_value(PANEL_SETTINGS["weightDistillation"])
     weightConsistency: Annotated[float, Minimum(0)] = default_value(PANEL_SETTINGS["weightConsistency"])
     weightPrototype: Annotated[float, Minimum(0)] = default_value(PANEL_SETTINGS["weightPrototype"])
-    flowMethod: Annotated[str, Choice(list(FLOW_CHOICES))] = default_value(PANEL_SETTINGS["flowMethod"])
-    device: Annotated[str, Choice(list(DEVICE_CHOICES))] = default_value(PANEL_SETTINGS["device"])
+    flowMethod: Annotated[str, Choice(list(FLOW_METHODS))] = default_value(PANEL_SETTINGS["flowMethod"])
+    device: Annotated[str, Choice(list(DEVICES))] = default_value(PANEL_SETTINGS["device"])
     amp: bool = default_value(PANEL_SETTINGS["amp"])
     gpus: Annotated[int, Minimum(1)] = 1
     otherSettings: str = ""
@@ -333,7 +341,7 @@ class DTCTrainingLogic(ScriptedLoadableModuleLogic):
     def hasCheckpoint(self, parameterNode):
         """Whether the panel's output folder holds a checkpoint to resume."""
         out = parameterNode.outputFolder if parameterNode else None
-        return _isSet(out) and any(pathlib.Path(out).glob("*_checkpoint.pt"))
+        return _isSet(out) and has_checkpoint(out)
 
     def resumeTraining(self, parameterNode=None):
         """Continue this session's last run, or (with the panel's parameter node) the run in its output folder."""
@@ -417,7 +425,7 @@ class DTCTrainingTest(ScriptedLoadableModuleTest):
         import tempfile
 
         from DTCSegmentationLib.sequence_io import read_sequence
-        from DTCTrainingLib.manifest import load_manifest
+        from DTCTrainingLib.data.manifest import load_manifest
         from DTCTrainingLib.mrml import training_curves
 
         recordings = self._annotatedScene()

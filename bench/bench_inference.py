@@ -16,12 +16,11 @@ import time
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
-
-from DTCSegmentationLib.backends import BACKENDS, make_backend
-from DTCSegmentationLib.devices import resolve_device
-from DTCSegmentationLib.model_file import ModelInfo, load_model
+from DTCSegmentationLib.inference.backends import BACKENDS, make_backend
+from DTCSegmentationLib.inference.devices import resolve_device
 from DTCSegmentationLib.networks import build_network
+from DTCSegmentationLib.networks.model_file import ModelInfo, load_model
+from torch.utils.flop_counter import FlopCounterMode
 
 
 def model_gflops(model, info) -> float:

@@ -27,8 +27,7 @@ import time
 
 import numpy as np
 import pyigtl
-
-from DTCSegmentationLib.commands.segment import default_model_path
+from DTCSegmentationLib.networks.default_model import default_model_path
 from DTCSegmentationLib.simulation import SimulationConfig, simulate
 
 SIZE = (256, 448)

@@ -19,16 +19,15 @@ import os
 import time
 
 import numpy as np
-
-from DTCSegmentationLib.commands.segment import default_model_path
-from DTCSegmentationLib.consistency import ConsistencyTracker, analyze_consistency
+from DTCSegmentationLib.inference.segmenter import Segmenter
 from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence, new_scene, segment_recording
 from DTCSegmentationLib.mrml.consistency_nodes import consistency_chart, consistency_table
 from DTCSegmentationLib.mrml.frame_source import frame_source
 from DTCSegmentationLib.mrml.output_volumes import OutputVolumes
 from DTCSegmentationLib.mrml.volume_sequences import add_to_browser
-from DTCSegmentationLib.segmenter import Segmenter
+from DTCSegmentationLib.networks.default_model import default_model_path
 from DTCSegmentationLib.simulation import SimulationConfig, simulate
+from DTCSegmentationLib.temporal.consistency import ConsistencyTracker, analyze_consistency
 
 
 def recording_scene(images):

@@ -20,11 +20,16 @@ import time
 
 import numpy as np
 import torch
-
-from DTCSegmentationLib.flow import FlowSettings, flow_to_previous, photometric_confidence, valid_mask, warp_previous
-from DTCSegmentationLib.model_file import save_model
+from DTCSegmentationLib.networks.model_file import save_model
+from DTCSegmentationLib.temporal.flow import (
+    FlowSettings,
+    flow_to_previous,
+    photometric_confidence,
+    valid_mask,
+    warp_previous,
+)
 from DTCTrainingLib.config import load_config
-from DTCTrainingLib.simulated_dataset import make_simulated_dataset
+from DTCTrainingLib.data.simulated_dataset import make_simulated_dataset
 from DTCTrainingLib.trainer import Trainer
 
 

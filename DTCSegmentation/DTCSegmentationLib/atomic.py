@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from .errors import PathLike, SequenceWriteError
+from DTCSegmentationLib.errors import PathLike, SequenceWriteError
 
 
 def check_writable(path: PathLike, overwrite: bool = False) -> Path:

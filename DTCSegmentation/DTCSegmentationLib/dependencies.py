@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from .errors import DTCError, PathLike
+from DTCSegmentationLib.errors import DTCError, PathLike
 
 # Distribution names, in the order a user should install them.
 REQUIRED_DISTRIBUTIONS = (

@@ -92,7 +92,7 @@ class StudentConfig:
     global_tap: str = ""
 
     def __post_init__(self):
-        from DTCSegmentationLib.flow import FLOW_METHODS
+        from DTCSegmentationLib.choices import FLOW_METHODS
 
         if self.pseudo_label_source not in ("student", "teacher"):
             raise ConfigError(f"student.pseudo_label_source = {self.pseudo_label_source!r}.",

@@ -8,7 +8,7 @@ import dataclasses
 import shlex
 from typing import Any, Dict, Mapping
 
-from .config import ConfigError, TrainingConfig
+from DTCTrainingLib.config import ConfigError, TrainingConfig
 
 PANEL_SETTINGS = {
     # parameter-node name: configuration key
@@ -26,11 +26,6 @@ PANEL_SETTINGS = {
     "amp": "optim.amp",
 }
 
-# The panel's drop-down choices; tests keep them equal to the registry's and the flow module's
-# (importing those here would need torch and OpenCV before they are installed).
-NETWORK_CHOICES = ("fast_unet", "unet", "unet_plus_plus")
-FLOW_CHOICES = ("farneback", "dis_ultrafast", "dis_fast", "dis_medium")
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 STAGE_CHOICES = ("all", "teacher", "student")
 
 

@@ -25,26 +25,26 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 import torch.distributed as dist
+from DTCSegmentationLib import __version__
+from DTCSegmentationLib.atomic import atomic_output
+from DTCSegmentationLib.errors import DTCError
+from DTCSegmentationLib.inference.devices import resolve_device
+from DTCSegmentationLib.inference.preprocessing import normalize
+from DTCSegmentationLib.networks import FeatureTaps
+from DTCSegmentationLib.networks.model_file import ModelInfo, load_model, save_model
+from DTCSegmentationLib.temporal.flow import FlowSettings, warp_tensor
 from torch import nn
 from torch.utils.data import DataLoader
 
-from DTCSegmentationLib import __version__
-from DTCSegmentationLib.atomic import atomic_output
-from DTCSegmentationLib.devices import resolve_device
-from DTCSegmentationLib.errors import DTCError
-from DTCSegmentationLib.flow import FlowSettings, warp_tensor
-from DTCSegmentationLib.model_file import ModelInfo, load_model, save_model
-from DTCSegmentationLib.networks import FeatureTaps
-from DTCSegmentationLib.preprocessing import normalize
-
-from .case_loading import load_case
-from .config import TrainingConfig
-from .datasets import LabelledFrames, VideoClips
-from .flow_cache import FlowCache
-from .layouts import load_dataset
-from .losses import bce_dice_loss, distillation_loss, temporal_consistency_loss
-from .prototypes import prototype_alignment_loss
-from .pseudo_labels import equivariance_pseudo_labels
+from DTCTrainingLib import run_folder
+from DTCTrainingLib.config import TrainingConfig
+from DTCTrainingLib.data.case_loading import load_case
+from DTCTrainingLib.data.datasets import LabelledFrames, VideoClips
+from DTCTrainingLib.data.flow_cache import FlowCache
+from DTCTrainingLib.data.layouts import load_dataset
+from DTCTrainingLib.losses import bce_dice_loss, distillation_loss, temporal_consistency_loss
+from DTCTrainingLib.losses.prototype_alignment import prototype_alignment_loss
+from DTCTrainingLib.losses.pseudo_labels import equivariance_pseudo_labels
 
 Emit = Callable[[Dict], None]
 STAGES = ("teacher", "student")
@@ -125,8 +125,8 @@ class Trainer:
         self.ddp = _Distributed(self.device)
         self._emit = emit
         self.progress = progress or (lambda iterable, **_: iterable)
-        self.checkpoint_path = self.run_dir / f"{stage}_checkpoint.pt"
-        self.model_path = self.run_dir / f"{stage}.safetensors"
+        self.checkpoint_path = run_folder.checkpoint_path(self.run_dir, stage)
+        self.model_path = run_folder.model_path(self.run_dir, stage)
         torch.manual_seed(config.seed)
         self.info, self.model, self.teacher = self._build_models(teacher)
         self.train_cases, self.val_cases = self._load_data()
@@ -153,7 +153,7 @@ class Trainer:
         if not self.ddp.main:
             return
         event = {"stage": self.stage, "time": round(time.time(), 3), **event}
-        with open(self.run_dir / "events.jsonl", "a") as handle:
+        with open(run_folder.events_path(self.run_dir), "a") as handle:
             handle.write(json.dumps(event) + "\n")
         if self._emit:
             self._emit(event)

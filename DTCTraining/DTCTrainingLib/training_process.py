@@ -24,6 +24,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Uni
 
 from DTCSegmentationLib.errors import DTCError, PathLike
 
+from DTCTrainingLib import run_folder
+
 Overrides = Union[Mapping[str, object], Iterable[str]]
 
 STATES = ("idle", "running", "cancelling", "finished", "failed", "cancelled")
@@ -46,6 +48,7 @@ def library_search_path() -> List[str]:
     ``PYTHONPATH`` a child inherits.
     """
     import DTCSegmentationLib
+
     import DTCTrainingLib
 
     folders = []
@@ -146,7 +149,7 @@ class TrainingProcess:
         if self.running:
             raise DTCError("a training run is already in progress.", self.out, "Cancel it or wait for it to end.")
         if resume and not self.events:
-            self.events = read_events(self.out / "events.jsonl")
+            self.events = read_events(run_folder.events_path(self.out))
         environment = dict(os.environ)
         environment.update(self.environment)
         search_path = library_search_path() + [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -259,7 +262,7 @@ class TrainingProcess:
             if event.get("event") == "done" and Path(event["model"]).is_file():
                 return Path(event["model"])
         for stage in reversed(self.stages):
-            path = self.out / f"{stage}.safetensors"
+            path = run_folder.model_path(self.out, stage)
             if path.is_file():
                 return path
         return None

@@ -145,13 +145,14 @@ def set_parameters(panel, values: dict, choices: dict = None) -> None:
 
 def fill_training(panel, run: Path = None) -> None:
     from DTCTrainingLib.config import config_fields, load_config
+    from DTCSegmentationLib.choices import DEVICES, FLOW_METHODS, NETWORK_NAMES
     from DTCTrainingLib.panel_settings import (
-        DEVICE_CHOICES, FLOW_CHOICES, NETWORK_CHOICES, PANEL_SETTINGS, STAGE_CHOICES, default_value,
+        PANEL_SETTINGS, STAGE_CHOICES, default_value,
     )
 
     values = {name: default_value(key) for name, key in PANEL_SETTINGS.items()}
     values.update(stage="all", gpus=1)
-    choices = {"stage": STAGE_CHOICES, "network": NETWORK_CHOICES, "flowMethod": FLOW_CHOICES, "device": DEVICE_CHOICES}
+    choices = {"stage": STAGE_CHOICES, "network": NETWORK_NAMES, "flowMethod": FLOW_METHODS, "device": DEVICES}
     if run is not None:  # the settings that run was started with
         config = load_config(sorted(run.glob("*_config.json"))[-1]).to_dict()
         for name, key in PANEL_SETTINGS.items():

@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from ..export import EXPORT_FORMATS
-from .arguments import frame_size
+from DTCSegmentationLib.choices import MODEL_EXPORT_FORMATS
+from DTCSegmentationLib.commands.arguments import frame_size
 
 
 def register(subparsers) -> None:
@@ -14,10 +14,11 @@ def register(subparsers) -> None:
                     "extra file dtc.json), or turn a plain state dict (.pt/.pth) into a DTC model file.",
     )
     parser.add_argument("model", type=Path, help="a .safetensors model file, or a .pt/.pth state dict with --architecture")
-    parser.add_argument("--format", choices=EXPORT_FORMATS + ("safetensors",), default="onnx")
+    parser.add_argument("--format", choices=MODEL_EXPORT_FORMATS + ("safetensors",), default="onnx")
     parser.add_argument("--out", type=Path, required=True, help="output file")
     parser.add_argument("--architecture", help="network of a plain state dict (e.g. fast_unet, unet)")
-    parser.add_argument("--arguments", type=json.loads, default={}, help='network arguments as JSON, e.g. \'{"features": [16, 32, 64, 128]}\'')
+    parser.add_argument("--arguments", type=json.loads, default={},
+                        help='network arguments as JSON, e.g. \'{"features": [16, 32, 64, 128]}\'')
     parser.add_argument("--input-size", type=frame_size, default=(256, 448), metavar="HxW")
     parser.add_argument("--in-channels", type=int, choices=(1, 3), default=1)
     parser.add_argument("--overwrite", action="store_true")
@@ -25,9 +26,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..errors import DTCError
-    from ..export import export_onnx, export_torchscript
-    from ..model_file import ModelInfo, import_state_dict, load_model, save_model
+    from DTCSegmentationLib.errors import DTCError
+    from DTCSegmentationLib.networks.export import export_onnx, export_torchscript
+    from DTCSegmentationLib.networks.model_file import ModelInfo, import_state_dict, load_model, save_model
 
     if args.model.suffix.lower() in (".pt", ".pth"):
         if not args.architecture:

@@ -5,8 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..backends import BACKENDS
-from ..devices import DEVICES
+from DTCSegmentationLib.choices import BACKENDS, DEVICES
 
 
 def register(subparsers) -> None:
@@ -67,10 +66,10 @@ def run(args) -> int:
 
     import numpy as np
 
-    from ..errors import DTCError
-    from ..igtl_bridge import BridgeConfig, IgtlBridge
-    from ..segmenter import Segmenter
-    from .segment import default_model_path
+    from DTCSegmentationLib.errors import DTCError
+    from DTCSegmentationLib.inference.segmenter import Segmenter
+    from DTCSegmentationLib.live.igtl_bridge import BridgeConfig, IgtlBridge
+    from DTCSegmentationLib.networks.default_model import model_or_default
 
     if args.host is None and args.listen is None:
         raise DTCError("nothing to connect to.", fix="Pass --host HOST (an image source such as PlusServer), "
@@ -78,9 +77,7 @@ def run(args) -> int:
     for name, port in (("--port", args.port), ("--listen", args.listen)):
         if port is not None and not 0 <= port <= 65535:
             raise DTCError(f"{name} {port} is not a TCP port.", fix=f"Use a {name} between 1 and 65535.")
-    model_path = args.model or default_model_path()
-    if args.model is None and not model_path.is_file():
-        raise DTCError("no default model is installed.", model_path, "Pass --model FILE (train one with `dtc train`).")
+    model_path = model_or_default(args.model)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s dtc live: %(message)s")
     if args.threads is not None:

@@ -3,14 +3,13 @@
 import json
 from pathlib import Path
 
-from .arguments import frame_size
+from DTCSegmentationLib.choices import SIMULATION_DIFFICULTIES
+from DTCSegmentationLib.commands.arguments import frame_size
 
 FORMATS = {"seq.nrrd": ".seq.nrrd", "nii.gz": ".nii.gz", "nii": ".nii", "png": "", "mp4": ".mp4"}
 
 
 def register(subparsers) -> None:
-    from ..simulation.config import DIFFICULTIES
-
     parser = subparsers.add_parser(
         "simulate", help="write simulated TRUS sweeps (frames + exact prostate masks)",
         description="Simulate B-mode TRUS video (axial fan or sagittal linear view) with exact per-frame "
@@ -20,7 +19,7 @@ def register(subparsers) -> None:
     parser.add_argument("--frames", type=int, default=60, help="frames per view (default 60)")
     parser.add_argument("--size", type=frame_size, default=(256, 448), metavar="HxW", help="frame size (default 256x448)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same recording bit for bit")
-    parser.add_argument("--difficulty", choices=tuple(DIFFICULTIES), default="default")
+    parser.add_argument("--difficulty", choices=tuple(SIMULATION_DIFFICULTIES), default="default")
     parser.add_argument("--frame-rate", type=float, default=20.0, help="frames per second (default 20)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     parser.add_argument("--format", choices=tuple(FORMATS), default="seq.nrrd",
@@ -33,10 +32,10 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from ..atomic import check_writable
-    from ..errors import DTCError
-    from ..sequence_io import open_writer
-    from ..simulation import MIN_FRAME_SIZE, SimulationConfig, TrusSimulator, write_preview
+    from DTCSegmentationLib.atomic import check_writable
+    from DTCSegmentationLib.errors import DTCError
+    from DTCSegmentationLib.sequence_io import open_writer
+    from DTCSegmentationLib.simulation import MIN_FRAME_SIZE, SimulationConfig, TrusSimulator, write_preview
 
     if args.frames < 1:
         raise DTCError("--frames must be at least 1.", fix="Ask for one frame or more.")

@@ -19,18 +19,23 @@ One concept per module:
 * ``bundle``: ``.mrb`` scene bundles.
 """
 
-from .bundle import bundle_recording, read_scene_bundle, write_scene_bundle
-from .frame_source import FrameSource, frame_source
-from .live_segmentation import LiveSegmentation
-from .model_comparison import ModelComparison, compare_models
-from .recording_export import EXPORT_FORMATS, export_recording, write_table_csv
-from .recording_segmentation import RecordingSegmentation, SegmentationCancelled, find_run, segment_recording
-from .scene import new_scene
-from .views import show_in_slice_views
-from .volume_sequences import add_sequence_browser, add_volume_sequence
+from DTCSegmentationLib.mrml.bundle import bundle_recording, read_scene_bundle, write_scene_bundle
+from DTCSegmentationLib.mrml.frame_source import FrameSource, frame_source
+from DTCSegmentationLib.mrml.live_segmentation import LiveSegmentation
+from DTCSegmentationLib.mrml.model_comparison import ModelComparison, compare_models
+from DTCSegmentationLib.mrml.recording_files import export_recording, write_table_csv
+from DTCSegmentationLib.mrml.recording_segmentation import (
+    RecordingSegmentation,
+    SegmentationCancelled,
+    find_run,
+    segment_recording,
+)
+from DTCSegmentationLib.mrml.scene import new_scene
+from DTCSegmentationLib.mrml.views import show_in_slice_views
+from DTCSegmentationLib.mrml.volume_sequences import add_sequence_browser, add_volume_sequence
 
 __all__ = [
-    "EXPORT_FORMATS", "FrameSource", "LiveSegmentation", "ModelComparison", "RecordingSegmentation", "SegmentationCancelled",
+    "FrameSource", "LiveSegmentation", "ModelComparison", "RecordingSegmentation", "SegmentationCancelled",
     "add_sequence_browser", "add_volume_sequence", "bundle_recording", "compare_models", "export_recording",
     "find_run", "frame_source", "new_scene", "read_scene_bundle", "segment_recording", "show_in_slice_views",
     "write_scene_bundle", "write_table_csv",

@@ -5,11 +5,11 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from ..atomic import atomic_output
-from ..errors import DTCError, PathLike
-from ..sequence import FrameSequence
-from .scene import new_scene, nodes_by_class
-from .volume_sequences import IMAGE, LABELMAP, add_sequence_browser, add_volume_sequence
+from DTCSegmentationLib.atomic import atomic_output
+from DTCSegmentationLib.errors import DTCError, PathLike
+from DTCSegmentationLib.mrml.scene import new_scene, nodes_by_class
+from DTCSegmentationLib.mrml.volume_sequences import IMAGE, LABELMAP, add_sequence_browser, add_volume_sequence
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameSequence
 
 
 def write_scene_bundle(scene, path: PathLike, overwrite: bool = False) -> Path:

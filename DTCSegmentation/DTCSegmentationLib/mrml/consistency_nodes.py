@@ -5,8 +5,8 @@ from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
-from ..consistency import ConsistencyReport
-from .scene import ROLE_ATTRIBUTE, nodes_by_class, slicer_module, tag
+from DTCSegmentationLib.mrml.scene import ROLE_ATTRIBUTE, nodes_by_class, slicer_module, tag
+from DTCSegmentationLib.temporal.consistency import ConsistencyReport
 
 FLICKER_COLORS = "DTC flicker"
 SUMMARY_ATTRIBUTE = "DTC.Summary"

@@ -9,9 +9,9 @@ from typing import List
 
 import numpy as np
 
-from ..errors import DTCError
-from .scene import ROLE_ATTRIBUTE, ijk_to_ras, slicer_module
-from .volume_sequences import browser_of_proxy, browser_of_sequence
+from DTCSegmentationLib.errors import DTCError
+from DTCSegmentationLib.mrml.scene import ROLE_ATTRIBUTE, ijk_to_ras, slicer_module
+from DTCSegmentationLib.mrml.volume_sequences import browser_of_proxy, browser_of_sequence
 
 _IMAGE_CLASSES = ("vtkMRMLScalarVolumeNode", "vtkMRMLVectorVolumeNode")
 _SECONDS_PER_UNIT = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6}

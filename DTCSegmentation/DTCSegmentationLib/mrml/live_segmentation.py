@@ -1,6 +1,6 @@
 """Live mode: segment an image node that another module keeps updating (e.g. OpenIGTLink from PLUS).
 
-Every image update hands a copy of the frame to a :class:`~DTCSegmentationLib.live.LiveWorker`
+Every image update hands a copy of the frame to a :class:`~DTCSegmentationLib.live.worker.LiveWorker`
 (one inference thread, newest frame wins: frames that arrive while the model is busy are
 dropped rather than queued).  :meth:`LiveSegmentation.poll`, called from the main thread (a
 ``qt.QTimer`` in Slicer, a loop headless), writes the newest mask into the mask node with the
@@ -11,10 +11,10 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from ..errors import DTCError
-from ..live import LiveWorker
-from .scene import ijk_to_ras, slicer_module, tag, vtk_matrix
-from .views import display_labelmap
+from DTCSegmentationLib.errors import DTCError
+from DTCSegmentationLib.live.worker import LiveWorker
+from DTCSegmentationLib.mrml.scene import ijk_to_ras, slicer_module, tag, vtk_matrix
+from DTCSegmentationLib.mrml.views import display_labelmap
 
 
 class LiveSegmentation:
@@ -23,7 +23,7 @@ class LiveSegmentation:
     Args:
         scene: the scene holding ``image_node``.
         image_node: scalar or RGB volume node holding one 2D frame, updated by another module.
-        segmenter: a :class:`~DTCSegmentationLib.segmenter.Segmenter`.
+        segmenter: a :class:`~DTCSegmentationLib.inference.segmenter.Segmenter`.
         mask_node: labelmap node to update (default: a new ``"<image> live mask"`` node).
 
     Use :meth:`start`, then :meth:`poll` regularly, then :meth:`stop` (or ``with``).
@@ -85,7 +85,7 @@ class LiveSegmentation:
     def poll(self) -> bool:
         """Show the newest finished mask, if there is one since the last call; True if the mask node changed.
 
-        Raises :class:`~DTCSegmentationLib.live.LiveWorkerError` if the model failed on the worker thread.
+        Raises :class:`~DTCSegmentationLib.live.worker.LiveWorkerError` if the model failed on the worker thread.
         """
         result = self.worker.poll()
         if result is None:

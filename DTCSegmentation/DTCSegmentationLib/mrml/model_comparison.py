@@ -5,12 +5,12 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from ..consistency import mask_dice
-from ..errors import DTCError
-from .consistency_nodes import TABLE_COLUMNS, add_chart, add_table, remove_chart
-from .frame_source import FrameSource, frame_source
-from .recording_segmentation import Progress, RecordingSegmentation, segment_recording
-from .scene import removed_on_failure, slicer_module
+from DTCSegmentationLib.errors import DTCError
+from DTCSegmentationLib.mrml.consistency_nodes import TABLE_COLUMNS, add_chart, add_table, remove_chart
+from DTCSegmentationLib.mrml.frame_source import FrameSource, frame_source
+from DTCSegmentationLib.mrml.recording_segmentation import Progress, RecordingSegmentation, segment_recording
+from DTCSegmentationLib.mrml.scene import removed_on_failure, slicer_module
+from DTCSegmentationLib.temporal.consistency import mask_dice
 
 # Per model: (flow Dice colour, flow consistency colour); RGB 0-1.
 _MODEL_COLORS = (((0.12, 0.47, 0.71), (0.58, 0.75, 0.88)), ((1.0, 0.5, 0.05), (1.0, 0.75, 0.5)))

@@ -7,9 +7,9 @@ volume whose slices are frames the output is a volume of the same shape and geom
 
 import numpy as np
 
-from .frame_source import FrameSource
-from .scene import slicer_module, tag, vtk_matrix
-from .volume_sequences import VolumeItemWriter
+from DTCSegmentationLib.mrml.frame_source import FrameSource
+from DTCSegmentationLib.mrml.scene import slicer_module, tag, vtk_matrix
+from DTCSegmentationLib.mrml.volume_sequences import VolumeItemWriter
 
 
 class OutputVolumes:

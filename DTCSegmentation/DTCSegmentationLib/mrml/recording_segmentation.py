@@ -3,7 +3,7 @@
 Example (Slicer's Python console; headless, any scene from :func:`~.scene.new_scene`)::
 
     from DTCSegmentationLib.mrml import segment_recording
-    from DTCSegmentationLib.segmenter import Segmenter
+    from DTCSegmentationLib.inference.segmenter import Segmenter
     run = segment_recording(scene, browser, Segmenter.from_file("student.safetensors"))
     run.summary, run.masks, run.table, run.chart
 """
@@ -11,18 +11,35 @@ Example (Slicer's Python console; headless, any scene from :func:`~.scene.new_sc
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional
 
-from ..consistency import FLICKER_DICE, ConsistencyReport, ConsistencyTracker, analyze_consistency
-from ..errors import DTCError
-from ..flow import FlowSettings
-from ..preprocessing import probability_to_uint8
-from .consistency_nodes import (
-    area_chart, consistency_chart, consistency_table, remove_chart, report_from_table, table_summary,
+from DTCSegmentationLib.errors import DTCError
+from DTCSegmentationLib.inference.preprocessing import probability_to_uint8
+from DTCSegmentationLib.mrml.consistency_nodes import (
+    area_chart,
+    consistency_chart,
+    consistency_table,
+    remove_chart,
+    report_from_table,
+    table_summary,
 )
-from .frame_source import FrameSource, frame_source
-from .output_volumes import OutputVolumes
-from .scene import ROLE_ATTRIBUTE, RUN_ATTRIBUTE, all_nodes, removed_on_failure, tag, unsynchronize
-from .volume_sequences import add_sequence_browser, add_to_browser
-from .views import display_flicker_map, display_labelmap, show_in_slice_views
+from DTCSegmentationLib.mrml.frame_source import FrameSource, frame_source
+from DTCSegmentationLib.mrml.output_volumes import OutputVolumes
+from DTCSegmentationLib.mrml.scene import (
+    ROLE_ATTRIBUTE,
+    RUN_ATTRIBUTE,
+    all_nodes,
+    removed_on_failure,
+    tag,
+    unsynchronize,
+)
+from DTCSegmentationLib.mrml.views import display_flicker_map, display_labelmap, show_in_slice_views
+from DTCSegmentationLib.mrml.volume_sequences import add_sequence_browser, add_to_browser
+from DTCSegmentationLib.temporal.consistency import (
+    FLICKER_DICE,
+    ConsistencyReport,
+    ConsistencyTracker,
+    analyze_consistency,
+)
+from DTCSegmentationLib.temporal.flow import FlowSettings
 
 Progress = Callable[[int, int], None]
 FLICKER_OPACITY = 0.6
@@ -105,7 +122,7 @@ def segment_recording(scene, node, segmenter, name: Optional[str] = None, probab
     Args:
         scene: the MRML scene holding ``node``.
         node: sequence browser, volume sequence, proxy volume, or a volume whose slices are frames.
-        segmenter: a :class:`~DTCSegmentationLib.segmenter.Segmenter` (its threshold and post-processing apply).
+        segmenter: a :class:`~DTCSegmentationLib.inference.segmenter.Segmenter` (its threshold and post-processing apply).
         name: prefix of the new nodes' names (default: the recording's name + " DTC").
         probabilities: also store the probability maps.
         flicker_dice: flow-compensated mask Dice below which a frame is a flicker event.

@@ -5,7 +5,7 @@ import tempfile
 
 import numpy as np
 
-from ..errors import DTCError
+from DTCSegmentationLib.errors import DTCError
 
 ROLE_ATTRIBUTE = "DTC.Role"
 """Node attribute naming what a node made by DTC holds (``masks``, ``flicker``, ``table`` ...)."""

@@ -2,8 +2,8 @@
 
 from typing import Optional, Sequence
 
-from .consistency_nodes import flicker_color_table
-from .scene import nodes_by_class
+from DTCSegmentationLib.mrml.consistency_nodes import flicker_color_table
+from DTCSegmentationLib.mrml.scene import nodes_by_class
 
 
 def display_labelmap(node) -> None:

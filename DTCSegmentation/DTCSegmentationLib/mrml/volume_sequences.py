@@ -4,8 +4,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..sequence import FrameSequence
-from .scene import nodes_by_class, sequences_logic, slicer_module, vtk_matrix
+from DTCSegmentationLib.mrml.scene import nodes_by_class, sequences_logic, slicer_module, vtk_matrix
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameSequence
 
 IMAGE, LABELMAP = "image", "labelmap"
 

@@ -9,8 +9,8 @@ outline.  With the default width (16) it needs about 2 GFLOPs at 256 x 448.
 from typing import Sequence
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 def conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Optional
 
 from torch import nn
 
-from ..errors import DTCError
+from DTCSegmentationLib.errors import DTCError
 
 
 class NetworkError(DTCError):
@@ -51,7 +51,7 @@ class FirstOutput(nn.Module):
 
 
 def _fast_unet(in_channels, out_channels, features=(16, 32, 64, 128)):
-    from .fast_unet import FastUNet
+    from DTCSegmentationLib.networks.fast_unet import FastUNet
 
     return FastUNet(in_channels, out_channels, tuple(features))
 
@@ -104,7 +104,8 @@ def network_entry(name: str) -> NetworkEntry:
     return NETWORKS[name]
 
 
-def build_network(name: str, in_channels: int = 1, out_channels: int = 1, arguments: Optional[Dict[str, Any]] = None) -> nn.Module:
+def build_network(name: str, in_channels: int = 1, out_channels: int = 1,
+                  arguments: Optional[Dict[str, Any]] = None) -> nn.Module:
     """Build network ``name`` with its defaults updated by ``arguments``; returns a module producing logits."""
     entry = network_entry(name)
     merged = {**entry.defaults, **(arguments or {})}

@@ -10,7 +10,7 @@ from typing import Dict
 import torch
 from torch import nn
 
-from .registry import NetworkError
+from DTCSegmentationLib.networks.registry import NetworkError
 
 
 class FeatureTaps:

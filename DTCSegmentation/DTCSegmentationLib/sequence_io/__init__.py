@@ -15,9 +15,9 @@ Every reader and writer raises :class:`~DTCSegmentationLib.errors.SequenceReadEr
 from pathlib import Path
 from typing import Optional
 
-from ..errors import PathLike, SequenceReadError, SequenceWriteError
-from ..sequence import FrameGeometry, FrameSequence, SequenceReader
-from .writer import SequenceWriter
+from DTCSegmentationLib.errors import PathLike, SequenceReadError, SequenceWriteError
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, FrameSequence, SequenceReader
+from DTCSegmentationLib.sequence_io.writer import SequenceWriter
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mpeg", ".mpg", ".m4v", ".mkv", ".gif")
 NRRD_SUFFIXES = (".seq.nrrd", ".nrrd", ".nhdr")
@@ -57,28 +57,28 @@ def open_sequence(path: PathLike) -> SequenceReader:
     if not path.exists():
         raise SequenceReadError("does not exist.", path, "Check the path.")
     if path.is_dir():
-        from .image_folder import ImageFolderReader
+        from DTCSegmentationLib.sequence_io.image_folder import ImageFolderReader
 
         return ImageFolderReader(path)
     suffix = _suffix(path)
     if suffix in NRRD_SUFFIXES:
-        from .nrrd import NrrdReader
+        from DTCSegmentationLib.sequence_io.nrrd import NrrdReader
 
         return NrrdReader(path)
     if suffix in PLUS_SUFFIXES:
-        from .plus_metafile import PlusMetafileReader
+        from DTCSegmentationLib.sequence_io.plus_metafile import PlusMetafileReader
 
         return PlusMetafileReader(path)
     if suffix in NIFTI_SUFFIXES:
-        from .nifti import NiftiReader
+        from DTCSegmentationLib.sequence_io.nifti import NiftiReader
 
         return NiftiReader(path)
     if suffix in VIDEO_SUFFIXES:
-        from .video import VideoReader
+        from DTCSegmentationLib.sequence_io.video import VideoReader
 
         return VideoReader(path)
     if suffix in DICOM_SUFFIXES or _is_dicom(path):
-        from .dicom import DicomReader
+        from DTCSegmentationLib.sequence_io.dicom import DicomReader
 
         return DicomReader(path)
     raise SequenceReadError(
@@ -109,19 +109,19 @@ def open_writer(path: PathLike, geometry: FrameGeometry = FrameGeometry(), kind:
     path = Path(path)
     suffix = _suffix(path)
     if suffix == ".seq.nrrd" or suffix == ".nrrd":
-        from .nrrd import NrrdSequenceWriter
+        from DTCSegmentationLib.sequence_io.nrrd import NrrdSequenceWriter
 
         return NrrdSequenceWriter(path, geometry, kind, frame_rate, overwrite)
     if suffix in NIFTI_SUFFIXES:
-        from .nifti import NiftiWriter
+        from DTCSegmentationLib.sequence_io.nifti import NiftiWriter
 
         return NiftiWriter(path, geometry, kind, frame_rate, overwrite)
     if suffix in (".mp4", ".avi"):
-        from .video import VideoWriter
+        from DTCSegmentationLib.sequence_io.video import VideoWriter
 
         return VideoWriter(path, geometry, kind, frame_rate, overwrite)
     if suffix == "" or str(path).endswith("/"):
-        from .image_folder import ImageFolderWriter
+        from DTCSegmentationLib.sequence_io.image_folder import ImageFolderWriter
 
         return ImageFolderWriter(path, geometry, kind, frame_rate, overwrite, directory=True)
     raise SequenceWriteError(f"cannot be written: unknown output format '{suffix}'.", path,

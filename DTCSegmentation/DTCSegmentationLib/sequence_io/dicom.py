@@ -23,8 +23,8 @@ try:
 except ImportError:  # pydicom < 3 (Python 3.9, e.g. Slicer 5.8)
     pixels = None
 
-from ..errors import SequenceReadError
-from ..sequence import FrameGeometry, SequenceReader, default_frame_times
+from DTCSegmentationLib.errors import SequenceReadError
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, SequenceReader, default_frame_times
 
 _FIX = "Check it is a complete DICOM ultrasound file (export the cine loop again from the scanner or PACS)."
 

@@ -12,9 +12,9 @@ from typing import Iterator, List, Tuple
 import cv2
 import numpy as np
 
-from ..errors import SequenceReadError, SequenceWriteError
-from ..sequence import FrameGeometry, SequenceReader, default_frame_times
-from .writer import SequenceWriter
+from DTCSegmentationLib.errors import SequenceReadError, SequenceWriteError
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, SequenceReader, default_frame_times
+from DTCSegmentationLib.sequence_io.writer import SequenceWriter
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -80,4 +80,5 @@ class ImageFolderWriter(SequenceWriter):
             image = frame
         target = self._target / f"frame_{len(self.times):05d}.png"
         if not cv2.imwrite(str(target), image):
-            raise SequenceWriteError("cannot be written (disk full or no permission?).", target, "Free space or choose another folder.")
+            raise SequenceWriteError("cannot be written (disk full or no permission?).", target,
+                                     "Free space or choose another folder.")

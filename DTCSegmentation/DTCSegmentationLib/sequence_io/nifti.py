@@ -23,9 +23,9 @@ from typing import Iterator
 import nibabel as nib
 import numpy as np
 
-from ..errors import SequenceReadError, SequenceWriteError
-from ..sequence import FrameGeometry, SequenceReader, default_frame_times
-from .writer import SequenceWriter
+from DTCSegmentationLib.errors import SequenceReadError, SequenceWriteError
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, SequenceReader, default_frame_times
+from DTCSegmentationLib.sequence_io.writer import SequenceWriter
 
 _FIX = "Check the file is complete and really NIfTI (.nii / .nii.gz)."
 _RGB24 = np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")])

@@ -20,9 +20,9 @@ from typing import Iterator, Optional
 import nrrd
 import numpy as np
 
-from ..errors import SequenceReadError, SequenceWriteError
-from ..sequence import FrameGeometry, SequenceReader, default_frame_times
-from .writer import SequenceWriter
+from DTCSegmentationLib.errors import SequenceReadError, SequenceWriteError
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, SequenceReader, default_frame_times
+from DTCSegmentationLib.sequence_io.writer import SequenceWriter
 
 _NRRD_TYPES = {
     np.dtype(np.uint8): "unsigned char", np.dtype(np.int8): "signed char",

@@ -14,8 +14,8 @@ from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 
-from ..errors import SequenceReadError
-from ..sequence import FrameGeometry, SequenceReader
+from DTCSegmentationLib.errors import SequenceReadError
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, SequenceReader
 
 _MET_TYPES = {
     "MET_UCHAR": np.uint8, "MET_CHAR": np.int8, "MET_USHORT": np.uint16, "MET_SHORT": np.int16,

@@ -13,9 +13,9 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from ..errors import SequenceReadError, SequenceWriteError
-from ..sequence import FrameGeometry, SequenceReader, default_frame_times
-from .writer import SequenceWriter
+from DTCSegmentationLib.errors import SequenceReadError, SequenceWriteError
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, SequenceReader, default_frame_times
+from DTCSegmentationLib.sequence_io.writer import SequenceWriter
 
 
 def _is_gray(frame_bgr: np.ndarray) -> bool:

@@ -11,9 +11,9 @@ from typing import List, Optional
 
 import numpy as np
 
-from ..atomic import AtomicOutput
-from ..errors import SequenceWriteError
-from ..sequence import FrameGeometry, check_frame
+from DTCSegmentationLib.atomic import AtomicOutput
+from DTCSegmentationLib.errors import SequenceWriteError
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, check_frame
 
 KINDS = ("image", "labelmap")
 

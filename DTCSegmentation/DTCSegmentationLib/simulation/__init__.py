@@ -12,9 +12,15 @@ Example::
     recording.masks.frames   # (60, 256, 448) uint8, 1 = prostate
 """
 
-from .config import DIFFICULTIES, MIN_FRAME_SIZE, VIEWS, Difficulty, SimulationConfig
-from .preview import montage, write_preview
-from .simulator import SimulatedFrame, SimulatedSequence, TrusSimulator, iter_simulation, simulate
+from DTCSegmentationLib.simulation.config import DIFFICULTIES, MIN_FRAME_SIZE, VIEWS, Difficulty, SimulationConfig
+from DTCSegmentationLib.simulation.preview import montage, write_preview
+from DTCSegmentationLib.simulation.simulator import (
+    SimulatedFrame,
+    SimulatedSequence,
+    TrusSimulator,
+    iter_simulation,
+    simulate,
+)
 
 __all__ = [
     "DIFFICULTIES", "MIN_FRAME_SIZE", "VIEWS", "Difficulty", "SimulationConfig", "SimulatedFrame",

@@ -14,7 +14,7 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
-from .config import Difficulty
+from DTCSegmentationLib.simulation.config import Difficulty
 
 TEXTURE_EXTENT_MM = (-80.0, 80.0, -15.0, 70.0)  # x0, x1, y0, y1 of the tissue texture grid
 TEXTURE_STEP_MM = 0.5
@@ -52,7 +52,8 @@ class Anatomy:
             (rng.uniform(-0.5, 0.5), rng.uniform(-0.4, 0.5), rng.uniform(0.12, 0.22)) for _ in range(rng.integers(0, 3))
         ]
         # Sagittal only: bladder anterior-superior (towards the bladder neck), seminal vesicles posterior-superior.
-        self.bladder = (self.half_u + rng.uniform(6, 14), self.centre[1] + rng.uniform(10, 16), rng.uniform(16, 22), rng.uniform(10, 14))
+        self.bladder = (self.half_u + rng.uniform(6, 14), self.centre[1] + rng.uniform(10, 16),
+                        rng.uniform(16, 22), rng.uniform(10, 14))
         self.vesicle = (self.half_u * 0.9, self.centre[1] - self.half_v * 0.8, rng.uniform(6, 9), rng.uniform(2.5, 4))
 
     # ------------------------------------------------------------------ gland shape

@@ -15,7 +15,7 @@ from typing import List
 import cv2
 import numpy as np
 
-from .anatomy import TEXTURE_EXTENT_MM
+from DTCSegmentationLib.simulation.anatomy import TEXTURE_EXTENT_MM
 
 SPECKLE_STEP_MM = 0.15
 PSF_SIGMA_SAMPLES = 3.0  # along the beam, in 0.1 mm samples

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Difficulty
+from DTCSegmentationLib.simulation.config import Difficulty
 
 COMPRESSION_LENGTH_MM = 8.0  # how far from the probe the pressure deformation reaches
 

@@ -6,8 +6,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..atomic import atomic_output
-from ..errors import PathLike
+from DTCSegmentationLib.atomic import atomic_output
+from DTCSegmentationLib.errors import PathLike
 
 
 def montage(images: np.ndarray, masks: Optional[np.ndarray] = None, columns: int = 4, rows: int = 2,

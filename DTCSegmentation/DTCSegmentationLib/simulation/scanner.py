@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..sequence import FrameGeometry
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry
 
 SAMPLE_MM = 0.1  # axial sampling along the beam: finer than the PSF so speckle is resolved
 LINES = 256

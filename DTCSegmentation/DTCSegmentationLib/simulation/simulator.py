@@ -6,14 +6,20 @@ from typing import Dict, Iterator, List
 import cv2
 import numpy as np
 
-from ..sequence import FrameSequence
-from .anatomy import Anatomy
-from .config import SimulationConfig
-from .image_formation import (
-    Calcification, SpeckleField, depth_gain_db, log_compress, psf_blur, psf_gain, shadow_map,
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameSequence
+from DTCSegmentationLib.simulation.anatomy import Anatomy
+from DTCSegmentationLib.simulation.config import SimulationConfig
+from DTCSegmentationLib.simulation.image_formation import (
+    Calcification,
+    SpeckleField,
+    depth_gain_db,
+    log_compress,
+    psf_blur,
+    psf_gain,
+    shadow_map,
 )
-from .motion import ProbeMotion, ProbePose, probe_to_tissue, tissue_to_probe
-from .scanner import ScanGeometry, scan_geometry
+from DTCSegmentationLib.simulation.motion import ProbeMotion, ProbePose, probe_to_tissue, tissue_to_probe
+from DTCSegmentationLib.simulation.scanner import ScanGeometry, scan_geometry
 
 ELEVATION_BEAM_MM = 1.5  # out-of-plane beam width: moving this far renews all speckle
 

@@ -1,3 +1,3 @@
 """Sub-commands of ``dtc`` that belong to the training side (see DTCSegmentationLib.commands)."""
 
-COMMAND_MODULES = ("train", "dataset", "evaluate", "compare", "ablation")
+COMMAND_MODULES = ("demo", "train", "dataset", "evaluate", "compare", "ablation")

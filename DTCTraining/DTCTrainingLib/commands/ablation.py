@@ -3,9 +3,11 @@
 import json
 from pathlib import Path
 
+from DTCSegmentationLib.choices import BACKENDS
+
 
 def register(subparsers) -> None:
-    from ..ablation import VARIANTS
+    from DTCTrainingLib.evaluation.ablation import VARIANTS
 
     parser = subparsers.add_parser(
         "ablation", help="train and score the plain 2D baseline, +KD, +KD+prototypes, +KD+consistency and full DTC",
@@ -24,7 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"comma-separated rows (default all: {', '.join(VARIANTS)})")
     parser.add_argument("--split", default="test", choices=("val", "test"), help="split to score on (default test)")
-    parser.add_argument("--backend", default="onnx", choices=("eager", "torchscript", "onnx"))
+    parser.add_argument("--backend", default="onnx", choices=BACKENDS)
     parser.add_argument("--json", action="store_true", help="print training events as JSON lines on stdout")
     parser.set_defaults(func=run)
 
@@ -32,14 +34,25 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from DTCSegmentationLib.atomic import atomic_output
     from DTCSegmentationLib.errors import DTCError
-    from DTCSegmentationLib.reports import plain_json, summary_table, write_report
-    from DTCSegmentationLib.segmenter import Segmenter
+    from DTCSegmentationLib.inference.segmenter import Segmenter
 
-    from ..ablation import BASELINE, FULL, VARIANTS, check_claim, train_variants
-    from ..config import load_config
-    from ..recordings import dataset_recordings, evaluate_models
-    from .evaluate import frame_progress
-    from .train import event_printer, progress_bar as training_progress
+    from DTCTrainingLib.commands.evaluate import frame_progress
+    from DTCTrainingLib.commands.train import event_printer
+    from DTCTrainingLib.commands.train import progress_bar as training_progress
+    from DTCTrainingLib.config import load_config
+    from DTCTrainingLib.evaluation.ablation import (
+        BASELINE,
+        FULL,
+        VARIANTS,
+        check_claim,
+        train_variants,
+    )
+    from DTCTrainingLib.evaluation.recordings import dataset_recordings, evaluate_models
+    from DTCTrainingLib.evaluation.reports import (
+        plain_json,
+        summary_table,
+        write_report,
+    )
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]

@@ -2,7 +2,14 @@
 
 from pathlib import Path
 
-from .evaluate import add_source_arguments, finish, flicker_map_options, frame_progress, load_model, load_recordings
+from DTCTrainingLib.commands.evaluate import (
+    add_source_arguments,
+    finish,
+    flicker_map_options,
+    frame_progress,
+    load_model,
+    load_recordings,
+)
 
 
 def register(subparsers) -> None:
@@ -25,7 +32,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from DTCSegmentationLib.errors import DTCError
 
-    from ..recordings import evaluate_models
+    from DTCTrainingLib.evaluation.recordings import evaluate_models
 
     if len(args.model) + len(args.ema) < 2:
         raise DTCError("nothing to compare.", fix="Pass two or more --model, or one --model and --ema W.")

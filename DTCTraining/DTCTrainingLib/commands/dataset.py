@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def run_check(args) -> int:
-    from ..dataset_check import check_dataset
+    from DTCTrainingLib.data.dataset_check import check_dataset
 
     report = check_dataset(args.folder, args.val, args.test)
     print(json.dumps(report, indent=2))
@@ -37,7 +37,7 @@ def run_check(args) -> int:
 
 
 def run_simulate(args) -> int:
-    from ..simulated_dataset import make_simulated_dataset
+    from DTCTrainingLib.data.simulated_dataset import make_simulated_dataset
 
     height, width = args.size
     path = make_simulated_dataset(args.out, args.cases, args.frames, height, width, args.labelled_every,

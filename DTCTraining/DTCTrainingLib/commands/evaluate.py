@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+from DTCSegmentationLib.choices import BACKENDS
+
 
 def add_source_arguments(parser) -> None:
     """What to evaluate on: a dataset split, or recordings given as files (shared with ``dtc compare``)."""
@@ -16,7 +18,7 @@ def add_source_arguments(parser) -> None:
     parser.add_argument("--test", action="append", default=[], help="test patient/case (TRUS-V, SUN-SEG)")
     parser.add_argument("--out", type=Path, required=True, help="report folder")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--backend", default="onnx", choices=("eager", "torchscript", "onnx"))
+    parser.add_argument("--backend", default="onnx", choices=BACKENDS)
     parser.add_argument("--flicker-dice", type=float, default=0.9,
                         help="flow-compensated Dice of consecutive masks below which a frame flickers (default 0.9)")
     parser.add_argument("--flicker-maps", action="store_true",
@@ -44,7 +46,7 @@ def load_recordings(args):
     """The recordings named by the source arguments."""
     from DTCSegmentationLib.errors import DTCError
 
-    from ..recordings import dataset_recordings, file_recording
+    from DTCTrainingLib.evaluation.recordings import dataset_recordings, file_recording
 
     if args.data and args.inputs:
         raise DTCError("give either --data or INPUT recordings, not both.", fix="Drop one of them.")
@@ -60,11 +62,11 @@ def load_recordings(args):
 
 def load_model(path, args):
     """A segmenter for ``path`` (None: the shipped default model)."""
-    from DTCSegmentationLib.commands.segment import default_model_path
     from DTCSegmentationLib.errors import DTCError
-    from DTCSegmentationLib.segmenter import Segmenter
+    from DTCSegmentationLib.inference.segmenter import Segmenter
+    from DTCSegmentationLib.networks.default_model import model_or_default
 
-    path = Path(path) if path else default_model_path()
+    path = model_or_default(path)
     if not path.is_file():
         raise DTCError("does not exist.", path, "Check the model path (or train one with `dtc train`).")
     return Segmenter.from_file(path, device=args.device, backend=args.backend)
@@ -80,14 +82,14 @@ def flicker_map_options(args) -> dict:
 
 def frame_progress(iterable, **options):
     """Per-recording progress bar (frames)."""
-    from .train import progress_bar
+    from DTCTrainingLib.commands.train import progress_bar
 
     return progress_bar(iterable, unit="frame", leave=False, **options)
 
 
 def finish(args, results, title, metadata) -> int:
     """Write the report and print the dataset-level summary as JSON."""
-    from DTCSegmentationLib.reports import plain_json, write_report
+    from DTCTrainingLib.evaluation.reports import plain_json, write_report
 
     metadata = {"command": args.command_line, **metadata}
     paths = write_report(args.out, results, title, metadata, args.overwrite)
@@ -99,12 +101,11 @@ def finish(args, results, title, metadata) -> int:
 
 def _score_masks(args):
     import numpy as np
-
     from DTCSegmentationLib.errors import DTCError
-    from DTCSegmentationLib.evaluation import evaluate_recording
     from DTCSegmentationLib.sequence_io import read_sequence
 
-    from ..recordings import flicker_map_recorder
+    from DTCTrainingLib.evaluation.recordings import flicker_map_recorder
+    from DTCTrainingLib.evaluation.scoring import evaluate_recording
 
     if len(args.gt) > 1 or args.inputs or args.data:
         raise DTCError("--pred scores one mask sequence against at most one --gt.", fix="Drop INPUT/--data.")
@@ -142,7 +143,7 @@ def _score_masks(args):
 
 
 def run(args) -> int:
-    from ..recordings import evaluate_models
+    from DTCTrainingLib.evaluation.recordings import evaluate_models
 
     if args.pred:
         if args.model:

@@ -28,7 +28,7 @@ def event_printer(as_json: bool):
     """A training-event callback: every event as a JSON line on stdout, or a line per epoch on stderr."""
     from tqdm import tqdm
 
-    from ..training_process import event_summary
+    from DTCTrainingLib.training_process import event_summary
 
     def emit(event):
         if as_json:
@@ -47,8 +47,9 @@ def progress_bar(iterable, **options):
 
 
 def run(args) -> int:
-    from ..config import load_config
-    from ..trainer import train
+    from DTCTrainingLib import run_folder
+    from DTCTrainingLib.config import load_config
+    from DTCTrainingLib.trainer import train
 
     overrides = list(args.set) + ([f"data.dataset={args.data}"] if args.data else [])
     config = load_config(args.config, overrides)
@@ -60,7 +61,7 @@ def run(args) -> int:
     stages = ("teacher", "student") if args.stage == "all" else (args.stage,)
     result = {}
     for stage in stages:
-        teacher = args.teacher or args.out / "teacher.safetensors"
+        teacher = args.teacher or run_folder.model_path(args.out, "teacher")
         result[stage] = str(train(stage, config, args.out, teacher if stage == "student" else None,
                                   args.resume, emit, progress_bar))
     if not args.json:

@@ -1,0 +1,26 @@
+"""The named choices of the command line and the Slicer panels, in one torch-free place.
+
+The panels import these before torch, OpenCV or MONAI are installed, so this module imports
+nothing heavy; the modules that implement each choice check their names against these tuples.
+"""
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+"""Compute devices (``cuda:N`` is also accepted where a device is resolved)."""
+
+BACKENDS = ("eager", "torchscript", "onnx")
+"""Inference back ends: eager PyTorch, a frozen TorchScript module, ONNX Runtime."""
+
+MODEL_EXPORT_FORMATS = ("onnx", "torchscript")
+"""Deployment files ``dtc export`` writes besides the ``.safetensors`` model file itself."""
+
+MASK_FORMATS = {"seq.nrrd": ".seq.nrrd", "nii.gz": ".nii.gz", "png": ""}
+"""Mask / probability sequence formats and their file suffix (``png``: a folder of images)."""
+
+NETWORK_NAMES = ("fast_unet", "unet", "unet_plus_plus")
+"""Network architectures of the registry (``DTCSegmentationLib.networks.registry``)."""
+
+FLOW_METHODS = ("farneback", "dis_ultrafast", "dis_fast", "dis_medium")
+"""Dense optical-flow methods (``DTCSegmentationLib.temporal.flow``)."""
+
+SIMULATION_DIFFICULTIES = ("easy", "default", "hard")
+"""Simulator difficulty presets (``DTCSegmentationLib.simulation.config.DIFFICULTIES``)."""

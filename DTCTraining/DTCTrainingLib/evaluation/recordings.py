@@ -1,0 +1,136 @@
+"""Recordings to evaluate, at their native size: a dataset split, or files named on the command line.
+
+Models are then run and scored by :func:`evaluate_models`, which ``dtc evaluate``,
+``dtc compare`` and ``dtc ablation`` share.
+"""
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
+
+import numpy as np
+from DTCSegmentationLib.errors import DTCError, PathLike
+from DTCSegmentationLib.inference.preprocessing import probability_to_uint8
+from DTCSegmentationLib.sequence_io import open_writer, read_sequence
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry
+from DTCSegmentationLib.sequence_io.image_folder import read_image
+from DTCSegmentationLib.sequence_io.naming import safe_name
+
+from DTCTrainingLib.data.case_loading import read_case_masks
+from DTCTrainingLib.data.layouts import load_dataset
+from DTCTrainingLib.evaluation.scoring import RecordingEvaluation, evaluate_recording, segment_frames
+
+
+@dataclass
+class Recording:
+    """One recording as read: frames ``(T, H, W[, 3])``, geometry, frame times (s), truth by frame index."""
+
+    name: str
+    frames: np.ndarray
+    geometry: FrameGeometry = FrameGeometry()
+    frame_times: Optional[np.ndarray] = None
+    truth: Dict[int, np.ndarray] = field(default_factory=dict)
+
+
+def dataset_recordings(path: PathLike, split: str = "test", val: Iterable[str] = (), test: Iterable[str] = ()) -> List[Recording]:
+    """The cases of one split of a training-data folder (manifest, TRUS-V or SUN-SEG layout)."""
+    manifest = load_dataset(path, val, test)
+    cases = manifest.split(split)
+    if not cases:
+        counts = {name: len(manifest.split(name)) for name in ("train", "val", "test")}
+        raise DTCError(f"has no {split!r} cases (cases per split: {counts}).", path,
+                       "Choose another --split, or mark cases as test in dataset.json (TRUS-V/SUN-SEG: --test).")
+    recordings = []
+    for case in cases:
+        if isinstance(case.frames, tuple):
+            frames, geometry, times = np.stack([read_image(p) for p in case.frames]), FrameGeometry(), None
+        else:
+            sequence = read_sequence(case.frames)
+            frames, geometry, times = sequence.frames, sequence.geometry, sequence.frame_times
+        recordings.append(Recording(case.id, frames, geometry, times, read_case_masks(case, len(frames))))
+    return recordings
+
+
+def file_recording(frames: PathLike, truth: Optional[PathLike] = None) -> Recording:
+    """A recording from any readable sequence, with an optional ground-truth mask sequence of the same length.
+
+    Frames without a pixel size (videos, image folders) take the geometry of the masks.
+    """
+    sequence = read_sequence(frames)
+    geometry = sequence.geometry
+    masks: Dict[int, np.ndarray] = {}
+    if truth is not None:
+        reference = read_sequence(truth)
+        if len(reference) != len(sequence):
+            raise DTCError(f"has {len(reference)} frames but {frames} has {len(sequence)}.", truth,
+                           "Give one ground-truth mask per frame.")
+        masks = dict(enumerate(reference.frames))
+        if geometry == FrameGeometry():  # e.g. a video, which has no pixel size: take the masks' one
+            geometry = reference.geometry
+    name = Path(frames).name.split(".")[0] or "recording"
+    return Recording(name, sequence.frames, geometry, sequence.frame_times, masks)
+
+
+@contextlib.contextmanager
+def flicker_map_recorder(path: PathLike, geometry: FrameGeometry, frame_times: Optional[Sequence[float]] = None,
+                         overwrite: bool = False) -> Iterator[Callable]:
+    """An ``on_frame`` callback for :func:`~DTCTrainingLib.evaluation.scoring.evaluate_recording` that streams
+    each frame's flicker map into the ``.seq.nrrd`` at ``path`` (uint8, 255 = the probability changed by 1
+    after motion compensation); the file appears only when the recording is complete."""
+    with open_writer(path, geometry, "image", overwrite=overwrite) as writer:
+        def record(index, result):
+            time = None if frame_times is None else float(frame_times[index])
+            writer.write(probability_to_uint8(result.flicker_map), time)
+
+        yield record
+
+
+def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording],
+                    smoothing: Sequence[float] = (), progress: Optional[Callable] = None,
+                    flicker_dice: float = 0.9, flicker_maps: Optional[Path] = None,
+                    overwrite: bool = False) -> Dict[str, List[RecordingEvaluation]]:
+    """Run every segmenter on every recording and score it.
+
+    Args:
+        models: method name -> :class:`~DTCSegmentationLib.inference.segmenter.Segmenter`.
+        recordings: what to segment.
+        smoothing: EMA weights; for each, the *first* model's probabilities smoothed over
+            time are scored as an extra method ``"<first> + EMA w"`` (with its lag).
+        progress: wraps per-recording iterables (e.g. tqdm).
+        flicker_dice: flicker threshold (flow-compensated Dice).
+        flicker_maps: a folder to write each model's per-pixel flicker maps into, one
+            ``flicker_<model>_<case>.seq.nrrd`` per recording (see :func:`flicker_map_recorder`),
+            with the recording's geometry: load it in Slicer over the frames as a coloured overlay.
+    """
+    from DTCSegmentationLib.inference.postprocessing import postprocess
+
+    from DTCTrainingLib.evaluation.smoothing import ema_mean_delay, ema_probabilities, measured_lag
+
+    results: Dict[str, List[RecordingEvaluation]] = {}
+    names = list(models)
+    for recording in recordings:
+        for index, name in enumerate(names):
+            segmenter = models[name]
+            wrap = (lambda it: progress(it, desc=f"{name}: {recording.name}", total=len(recording.frames))) if progress else None
+            masks, probabilities = segment_frames(segmenter, recording.frames, wrap)
+            score = lambda m, p, on_frame=None: evaluate_recording(
+                recording.name, recording.frames, m, p, recording.truth, recording.geometry, recording.frame_times,
+                flicker_dice, on_frame)
+            if flicker_maps is None:
+                results.setdefault(name, []).append(score(masks, probabilities))
+            else:
+                path = Path(flicker_maps) / f"flicker_{safe_name(name)}_{safe_name(recording.name)}.seq.nrrd"
+                with flicker_map_recorder(path, recording.geometry, recording.frame_times, overwrite) as record:
+                    results.setdefault(name, []).append(score(masks, probabilities, record))
+            if index != 0:
+                continue
+            for weight in smoothing:
+                smoothed = np.stack(list(ema_probabilities(probabilities, weight)))
+                smoothed_masks = np.stack([postprocess(p, segmenter.threshold, segmenter.largest_component,
+                                                       segmenter.fill_holes) for p in smoothed])
+                evaluation = score(smoothed_masks, smoothed)
+                evaluation.extra = {"lag_frames": measured_lag(probabilities, smoothed),
+                                    "expected_lag_frames": ema_mean_delay(weight)}
+                results.setdefault(f"{name} + EMA {weight:g}", []).append(evaluation)
+    return results

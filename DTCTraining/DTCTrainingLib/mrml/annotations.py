@@ -1,0 +1,233 @@
+"""Annotated recordings in a scene: image sequences paired with (possibly sparse) segmentation or labelmap sequences.
+
+:func:`annotated_recordings` finds the pairs each browser plays; :func:`add_annotation_sequence`
+makes such a mask sequence from arrays; :func:`frame_annotations` reads the masks of one pair on
+the frames' own pixel grids.
+"""
+
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+from DTCSegmentationLib.errors import DTCError
+from DTCSegmentationLib.mrml.frame_source import FrameSource, frame_source
+from DTCSegmentationLib.mrml.scene import ROLE_ATTRIBUTE, nodes_by_class, slicer_module, vtk_matrix
+from DTCSegmentationLib.mrml.volume_sequences import add_to_browser, browser_of_proxy
+
+MASK_CLASSES = ("vtkMRMLSegmentationNode", "vtkMRMLLabelMapVolumeNode")
+
+
+@dataclass
+class SceneRecording:
+    """One annotated recording in a scene.
+
+    Attributes:
+        images: the recording: a browser, a volume sequence or its proxy volume.
+        masks: a sequence of segmentation or labelmap nodes (or its proxy node) whose index
+            values are the recording's: frames without an item, or with an empty one (a browser
+            adds those), are unannotated.
+        case_id: case name in the manifest (default: the image sequence's name).
+        patient: the unit of the split (default: ``case_id``).
+        view: ``axial``, ``sagittal`` or ``other``.
+        split: ``train``, ``val`` or ``test``; empty lets :func:`write_training_data` choose.
+    """
+
+    images: object
+    masks: object
+    case_id: str = ""
+    patient: str = ""
+    view: str = "other"
+    split: str = ""
+
+
+def annotated_recordings(scene) -> List[SceneRecording]:
+    """Every browser's image sequence with the first segmentation / labelmap sequence it plays.
+
+    Outputs DTC made (tagged with a ``DTC.Role``, e.g. predicted masks) are not annotations and are skipped.
+    """
+    import vtk
+
+    found = []
+    for browser in nodes_by_class(scene, "vtkMRMLSequenceBrowserNode"):
+        try:
+            images = frame_source(scene, browser).sequence
+        except DTCError:
+            continue
+        synchronized = vtk.vtkCollection()
+        browser.GetSynchronizedSequenceNodes(synchronized, True)
+        sequences = [synchronized.GetItemAsObject(index) for index in range(synchronized.GetNumberOfItems())]
+        masks = [node for node in sequences if _item_class(node) in MASK_CLASSES and not node.GetAttribute(ROLE_ATTRIBUTE)]
+        masks.sort(key=lambda node: MASK_CLASSES.index(_item_class(node)))
+        if masks:
+            found.append(SceneRecording(images, masks[0]))
+    return found
+
+
+def add_annotation_sequence(scene, images, masks: Mapping[int, np.ndarray], name: str = "annotations",
+                            kind: str = "segmentation", segment: str = "prostate", logic=None):
+    """Masks of some frames of a recording as a sequence, the layout :func:`write_training_data` reads.
+
+    Args:
+        images: the recording (browser, volume sequence or its proxy).
+        masks: ``{frame index: (H, W) array}``, non-zero = prostate, on that frame's pixel grid.
+        kind: ``"segmentation"`` (one segment named ``segment`` per item) or ``"labelmap"``.
+        logic: the Sequences module logic that updates the browser's proxies (not needed in
+            Slicer; headless, the one ``new_scene`` made is used).
+    Returns:
+        The ``vtkMRMLSequenceNode``; each item sits at its frame's index value.
+    """
+    if kind not in ("segmentation", "labelmap"):
+        raise ValueError(f"kind must be segmentation or labelmap, got {kind!r}")
+    slicer = slicer_module()
+    source = frame_source(scene, images)
+    sequence = scene.AddNewNodeByClass("vtkMRMLSequenceNode", name)
+    if source.sequence is not None:
+        sequence.CopySequenceIndex(source.sequence)
+    values = source.index_values()
+    segmentations = slicer.vtkSlicerSegmentationsModuleLogic
+    for index, mask in sorted(masks.items()):
+        labelmap = slicer.vtkMRMLLabelMapVolumeNode()
+        slicer.util.updateVolumeFromArray(labelmap, (np.asarray(mask) > 0).astype(np.uint8)[None])
+        labelmap.SetIJKToRASMatrix(vtk_matrix(source.ijk_to_ras(index)))
+        item = labelmap
+        if kind == "segmentation":
+            _register_segmentation_converters()
+            image = segmentations.CreateOrientedImageDataFromVolumeNode(labelmap)
+            item = slicer.vtkMRMLSegmentationNode()
+            segmentation = item.GetSegmentation()
+            # the frame's grid as the reference geometry, so Slicer edits the masks on the image's pixels
+            segmentation.SetConversionParameter(
+                slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName(),
+                slicer.vtkSegmentationConverter.SerializeImageGeometry(image))
+            segmentations.SetBinaryLabelmapToSegment(image, item, segmentation.AddEmptySegment("", segment))
+        sequence.SetDataNodeAtValue(item, values[index])
+    if source.browser is not None:
+        add_to_browser(scene, source.browser, [sequence], logic)
+    return sequence
+
+
+def _mask_sequence(scene, node):
+    if node is not None and node.IsA("vtkMRMLSequenceNode"):
+        sequence = node
+    else:
+        browser = browser_of_proxy(scene, node) if node is not None else None
+        sequence = browser.GetSequenceNode(node) if browser is not None else None
+    if sequence is None or _item_class(sequence) not in MASK_CLASSES:
+        what = "nothing" if node is None else f"'{node.GetName()}' ({node.GetClassName()})"
+        raise DTCError(f"the masks must be a sequence of segmentations or labelmaps, got {what}.",
+                       fix="Record the annotations in a segmentation sequence played by the recording's browser.")
+    return sequence
+
+
+def _item_class(sequence) -> str:
+    """The class of the sequence's items; a browser leaves empty items where a synchronised sequence has none."""
+    for item in range(sequence.GetNumberOfDataNodes()):
+        node = sequence.GetNthDataNode(item)
+        if node is not None:
+            return node.GetClassName()
+    return ""
+
+
+def frame_annotations(scene, masks_node, source: FrameSource, segment: Optional[str]) -> Dict[int, np.ndarray]:
+    """``{frame index: (H, W) uint8 mask}`` for every mask item (frames matched by index value)."""
+    sequence = _mask_sequence(scene, masks_node)
+    frame_of_value = _frame_lookup(source)
+    result = {}
+    for item in range(sequence.GetNumberOfDataNodes()):
+        node = sequence.GetNthDataNode(item)
+        if node is None:  # an empty item: the frame is not annotated
+            continue
+        value = sequence.GetNthIndexValue(item)
+        index = frame_of_value(value)
+        if index is None:
+            raise DTCError(f"mask sequence '{sequence.GetName()}' has an item at index value {value}, which is no "
+                           f"frame of '{source.name}'.",
+                           fix="Record the masks in a sequence synchronised with the recording's browser.")
+        shape = source[index].shape[:2]
+        if node.IsA("vtkMRMLSegmentationNode"):
+            mask = _segment_mask(node, segment, shape, source.ijk_to_ras(index), sequence.GetName(), value)
+        else:
+            mask = _labelmap_mask(node, shape, source.ijk_to_ras(index))
+        if mask is not None:
+            result[index] = mask
+    return result
+
+
+def _frame_lookup(source: FrameSource):
+    values = source.index_values()
+    exact = {value: index for index, value in enumerate(values)}
+    numbers = {}
+    for index, value in enumerate(values):
+        try:
+            numbers.setdefault(float(value), index)
+        except ValueError:
+            pass
+
+    def lookup(value: str) -> Optional[int]:
+        if value in exact:
+            return exact[value]
+        try:
+            return numbers.get(float(value))  # "0.50" and "0.5" name the same frame
+        except ValueError:
+            return None
+
+    return lookup
+
+
+def _register_segmentation_converters() -> None:
+    """Headless there is no Segmentations module to register the representation converters; do it once."""
+    slicer = slicer_module()
+    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
+    if not factory.GetConverterRules():
+        factory.RegisterConverterRule(slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule())
+        factory.RegisterConverterRule(slicer.vtkClosedSurfaceToBinaryLabelmapConversionRule())
+
+
+def _on_frame_grid(image, shape: Tuple[int, int], ijk_to_ras: np.ndarray) -> np.ndarray:
+    """``image`` (a vtkOrientedImageData) resampled (nearest neighbour) onto the frame's pixels: ``(H, W)``."""
+    from vtk.util import numpy_support
+
+    slicer = slicer_module()
+    reference = slicer.vtkOrientedImageData()
+    reference.SetExtent(0, shape[1] - 1, 0, shape[0] - 1, 0, 0)
+    reference.SetImageToWorldMatrix(vtk_matrix(ijk_to_ras))
+    resampled = slicer.vtkOrientedImageData()
+    if not slicer.vtkOrientedImageDataResample.ResampleOrientedImageToReferenceOrientedImage(
+            image, reference, resampled, False, False):
+        raise DTCError("a mask could not be resampled to its frame.", fix="Check the mask overlaps the image.")
+    return numpy_support.vtk_to_numpy(resampled.GetPointData().GetScalars()).reshape(shape)
+
+
+def _labelmap_mask(node, shape, ijk_to_ras) -> np.ndarray:
+    slicer = slicer_module()
+    image = slicer.vtkSlicerSegmentationsModuleLogic.CreateOrientedImageDataFromVolumeNode(node)
+    return (_on_frame_grid(image, shape, ijk_to_ras) > 0).astype(np.uint8)
+
+
+def _segment_mask(node, segment: Optional[str], shape, ijk_to_ras, sequence_name: str, value: str) -> Optional[np.ndarray]:
+    """The chosen segment on the frame grid; None for an item without segments (an unannotated frame)."""
+    slicer = slicer_module()
+    _register_segmentation_converters()
+    segmentation = node.GetSegmentation()
+    if segmentation.GetNumberOfSegments() == 0:
+        return None
+    segment_id = _segment_id(segmentation, segment, sequence_name, value)
+    image = slicer.vtkOrientedImageData()
+    if not slicer.vtkSlicerSegmentationsModuleLogic.GetSegmentBinaryLabelmapRepresentation(node, segment_id, image, False):
+        raise DTCError(f"segment of '{sequence_name}' at index value {value} has no binary labelmap.",
+                       fix="Convert the segmentation to a binary labelmap (Segmentations module).")
+    label = segmentation.GetSegment(segment_id).GetLabelValue()
+    # segments may share one labelmap layer, told apart by their label value
+    return (_on_frame_grid(image, shape, ijk_to_ras) == label).astype(np.uint8)
+
+
+def _segment_id(segmentation, segment: Optional[str], sequence_name: str, value: str) -> str:
+    names = [segmentation.GetNthSegment(index).GetName() for index in range(segmentation.GetNumberOfSegments())]
+    wanted = segment or ("prostate" if len(names) > 1 else names[0])
+    matches = [index for index, name in enumerate(names) if name.lower() == wanted.lower()]
+    if not matches:
+        raise DTCError(f"'{sequence_name}' at index value {value} has no segment named {wanted!r} "
+                       f"(it has {', '.join(names)}).", fix="Name the prostate segment, or choose the segment to train on.")
+    return segmentation.GetNthSegmentID(matches[0])
+
+

@@ -1,0 +1,130 @@
+"""The panel's training controller on a real tiny training run: events stream, cancel is clean, resume finishes."""
+
+import json
+import os
+import signal
+import time
+
+import pytest
+import torch
+from DTCSegmentationLib.errors import DTCError
+from DTCSegmentationLib.networks.model_file import load_model
+from DTCTrainingLib.cli import build_parser
+from DTCTrainingLib.config import load_config
+from DTCTrainingLib.data.simulated_dataset import make_simulated_dataset
+from DTCTrainingLib.training_process import TrainingProcess, event_summary, override_arguments, train_command
+
+pytestmark = pytest.mark.slow  # trains networks or opens sockets
+
+TINY = {"data.height": 32, "data.width": 48, "optim.batch_size": 2, "optim.steps_per_epoch": 1, "optim.patience": 50,
+        "network.arguments": {"features": [4, 8, 8, 16]}, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    make_simulated_dataset(folder, cases=3, frames=6, height=64, width=96, labelled_every=2, val_cases=1, seed=5,
+                           progress=False)
+    return folder
+
+
+def wait_for_event(process, name, timeout=90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for event in process.poll_events():
+            if event["event"] == name:
+                return event
+        if not process.running:
+            break
+        time.sleep(0.02)
+    raise AssertionError(f"no {name!r} event; state {process.state}, log {list(process.log)[-5:]}")
+
+
+def test_cancel_keeps_a_resumable_checkpoint_and_resume_finishes(dataset, tmp_path):
+    out = tmp_path / "run"
+    process = TrainingProcess("teacher", dataset, out, {**TINY, "optim.epochs": 4}).start()
+    first = wait_for_event(process, "epoch")
+    assert first["epoch"] == 1 and "total" in first["losses"] and 0 <= first["val"]["dice"] <= 1
+    with pytest.raises(DTCError, match="already in progress"):
+        process.start()
+    process.cancel(grace=60)
+    assert process.wait(timeout=90) == "cancelled", list(process.log)
+    assert process.returncode == 130 and "interrupted" in process.error
+    names = [event["event"] for event in process.events]
+    assert names[0] == "start" and "done" not in names
+    checkpoint = torch.load(str(out / "teacher_checkpoint.pt"), weights_only=True)
+    stopped_after = checkpoint["state"]["epoch"]
+    assert 1 <= stopped_after < 4
+    leftovers = [path.name for path in out.rglob("*") if "partial" in path.name or path.name.startswith(".")]
+    assert leftovers == []
+    assert process.model_path() == out / "teacher.safetensors"  # the best model so far is usable already
+    fraction, text = process.progress()
+    assert stopped_after / 4 <= fraction < 1 and text.startswith("teacher epoch")
+    assert any("interrupted" in line for line in process.read_log()) and process.read_log() == []
+
+    # resume as after restarting Slicer: a new controller for the same run folder
+    process = TrainingProcess("teacher", dataset, out, {**TINY, "optim.epochs": 4})
+    assert process.resume().wait(timeout=120) == "finished", list(process.log)
+    assert process.returncode == 0 and process.events[0]["event"] == "start"  # the earlier events were read back
+    resumed = [event for event in process.events if event["event"] == "resumed"]
+    assert [event["epoch"] for event in resumed] == [stopped_after]
+    epochs = [event["epoch"] for event in process.events if event["event"] == "epoch"]
+    assert epochs[-1] == 4 and epochs[epochs.index(stopped_after) + 1:] == list(range(stopped_after + 1, 5))
+    done = process.events[-1]
+    assert done["event"] == "done" and process.model_path() == out / "teacher.safetensors"
+    assert process.progress() == (1.0, event_summary(done))
+    assert event_summary(done).startswith("teacher done: best validation Dice")
+    last_epoch = [event for event in process.events if event["event"] == "epoch"][-1]
+    assert event_summary(last_epoch).startswith("teacher epoch 4/4: loss ")
+    _, info = load_model(process.model_path())
+    assert info.metrics["val_dice"] == pytest.approx(done["best_dice"])
+    assert torch.load(str(out / "teacher_checkpoint.pt"), weights_only=True)["state"]["epoch"] == 4
+    # events.jsonl in the run folder holds the same events the controller streamed
+    written = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert [e for e in written if e["event"] != "step"] == [e for e in process.events if e["event"] != "step"]
+
+
+def test_a_child_that_outlives_the_grace_period_is_killed_and_its_checkpoint_survives(dataset, tmp_path):
+    out = tmp_path / "run"
+    process = TrainingProcess("teacher", dataset, out, {**TINY, "optim.epochs": 50}).start()
+    wait_for_event(process, "epoch")
+    process.cancel(grace=0)  # no time to stop cleanly: the next poll kills the process group
+    assert process.wait(timeout=60) == "cancelled"
+    if os.name != "nt":
+        assert process.returncode == -signal.SIGKILL
+    checkpoint = torch.load(str(out / "teacher_checkpoint.pt"), weights_only=True)
+    assert checkpoint["state"]["epoch"] >= 1  # written atomically, so a kill cannot leave it half-written
+
+
+def test_bad_data_path_ends_as_failed_with_the_childs_one_line_error(tmp_path):
+    process = TrainingProcess("teacher", tmp_path / "no_such_data", tmp_path / "run", {"device": "cpu"}).start()
+    assert process.wait(timeout=90) == "failed"
+    assert process.returncode == 2
+    assert process.error.startswith("dtc train: error:") and "no_such_data" in process.error
+    assert not any("Traceback" in line for line in process.log)
+    assert process.model_path() is None and process.events == []
+
+
+def test_overrides_reach_the_configuration_unchanged():
+    overrides = {"optim.epochs": 3, "optim.amp": True, "optim.lr": 5e-4, "data.val": "P01,P02",
+                 "network.arguments": {"features": [4, 8, 8, 16]}, "student.flow_method": "farneback"}
+    arguments = override_arguments(overrides)
+    assert arguments[:2] == ["optim.epochs=3", "optim.amp=true"]
+    config = load_config(overrides=arguments)
+    assert (config.optim.epochs, config.optim.amp, config.optim.lr) == (3, True, 5e-4)
+    assert config.data.val == ["P01", "P02"] and config.network.arguments == {"features": [4, 8, 8, 16]}
+
+
+def test_multi_gpu_command_is_valid_for_torchrun_and_dtc(tmp_path):
+    from torch.distributed.run import get_args_parser
+
+    command = train_command("all", tmp_path / "data", tmp_path / "run", {"optim.epochs": 2}, resume=True,
+                            python="/opt/Slicer/bin/PythonSlicer", gpus=2)
+    assert command[0] == "/opt/Slicer/bin/PythonSlicer" and command[1:3] == ["-m", "torch.distributed.run"]
+    launcher = get_args_parser().parse_args(command[3:])
+    assert launcher.nproc_per_node == "2" and launcher.module and launcher.training_script == "DTCTrainingLib.cli"
+    args = build_parser().parse_args(launcher.training_script_args)
+    assert (args.stage, args.data, args.out, args.set, args.resume, args.json) == (
+        "all", str(tmp_path / "data"), tmp_path / "run", ["optim.epochs=2"], True, True)
+    single = train_command("teacher", None, tmp_path / "run", ["data.dataset=D"])
+    assert build_parser().parse_args(single[3:]).set == ["data.dataset=D"]

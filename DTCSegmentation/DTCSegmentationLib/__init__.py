@@ -1,18 +1,21 @@
 """DTCSegmentationLib: frame-by-frame prostate segmentation of TRUS video, without Slicer.
 
-One concept per module:
+One concept per package:
 
-* data: ``sequence`` (frames and geometry), ``sequence_io`` (reading and writing recordings),
-  ``simulation`` (the synthetic TRUS video simulator), ``atomic`` (interruption-safe outputs),
-  ``errors`` (user-facing errors);
-* models: ``networks`` (registry, feature taps), ``model_file`` (safetensors + metadata),
-  ``export`` (ONNX, TorchScript), ``devices``;
-* inference: ``preprocessing``, ``backends``, ``segmenter``, ``postprocessing``, ``overlay``;
-* live streams: ``live`` (newest-frame inference thread), ``igtl_images`` (OpenIGTLink IMAGE
-  messages to frames and back), ``igtl_bridge`` (the OpenIGTLink connections of ``dtc live``);
-* temporal analysis: ``flow`` (optical flow and warping), ``consistency``, ``plots``;
-* Slicer: ``mrml`` (volume sequences, browsers, scene bundles; the scene is passed in);
+* ``sequence_io``: recordings in and out (frames, geometry, times) in every format a TRUS
+  workflow meets; ``simulation``: the synthetic TRUS video simulator;
+* ``networks``: the architecture registry, feature taps, model files (safetensors + metadata),
+  deployment export (ONNX, TorchScript) and where the shipped model lies;
+* ``inference``: preprocessing, back ends, devices, the segmenter, postprocessing, overlays and
+  the file-to-file pipeline;
+* ``temporal``: optical flow and warping; temporal consistency, flicker events and maps;
+* ``live``: the newest-frame worker and the OpenIGTLink bridge of ``dtc live``;
+* ``mrml``: the Slicer scene side (the scene is passed in; runs headless on ``slicer-core``);
 * ``commands``: the inference-side ``dtc`` sub-commands.
+
+Cross-cutting: ``choices`` (torch-free names for the panels and argparse), ``errors``
+(user-facing errors), ``atomic`` (outputs that appear only when complete), ``dependencies``
+(the packages the Slicer panels install).
 """
 
 __version__ = "0.1.0"

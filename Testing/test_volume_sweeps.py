@@ -5,10 +5,14 @@ grid with anisotropic spacing and oblique direction cosines; expected cross-sect
 and positions come from the ellipsoid equation and the documented probe convention.
 """
 
+import json
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from DTCSegmentationLib.sequence_io import read_sequence
+from DTCTrainingLib.cli import main
 from DTCTrainingLib.volume_sweeps import (SweepSettings, VolumeImportError, choose_splits, direction_vector,
                                           find_volume_pairs, make_sweep, read_label, read_volume)
 
@@ -274,3 +278,32 @@ def test_val_fraction_split_is_by_patient_and_seeded():
     splits = choose_splits(cases, test=["p09"], val_fraction=0.25, seed=1)
     assert splits["p09"] == "test" and sum(s == "val" for s in splits.values()) == 2
     assert splits == choose_splits(cases, test=["p09"], val_fraction=0.25, seed=1)
+
+
+def test_from_volumes_command_writes_a_folder_dataset_check_accepts(tmp_path, capsys):
+    image, label = analytic_volumes(spacing=(1.2, 1.5, 1.3), markers=False)
+    write_pair(tmp_path / "in", "obs000", image, label)
+    image2, label2 = analytic_volumes(spacing=(1.4, 1.1, 1.6), direction=np.eye(3), markers=False)
+    write_pair(tmp_path / "in", "obs001", image2, label2, ".mha", ".nrrd")
+    out = tmp_path / "data"
+    argv = ["dataset", "from-volumes", "--images", str(tmp_path / "in" / "images"),
+            "--labels", str(tmp_path / "in" / "labels"), "--out", str(out), "--val", "obs001",
+            "--frames", "8", "--size", "48x64", "--pixel-mm", "1.0"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["cases"] == 4 and report["frames"] == 32 and report["val_patients"] == ["obs001"]
+    document = json.loads((out / "dataset.json").read_text())
+    assert {(c["id"], c["view"], c["split"]) for c in document["cases"]} == {
+        ("obs000_rotational", "sagittal", "train"), ("obs000_axial", "axial", "train"),
+        ("obs001_rotational", "sagittal", "val"), ("obs001_axial", "axial", "val")}
+    masks = read_sequence(out / "obs000_axial" / "masks.seq.nrrd")
+    assert masks.frames.shape == (8, 48, 64) and masks.geometry.spacing == (1.0, 1.0, 1.0)
+    np.testing.assert_allclose(masks.frame_times, np.arange(8) / 20.0)
+    assert main(["dataset", "check", str(out)]) == 0
+    check = json.loads(capsys.readouterr().out)
+    assert check["problems"] == [] and check["train_labelled_cases"] == 2 and check["val_labelled_cases"] == 2
+    assert main(argv) == 2 and "already exists" in capsys.readouterr().err
+    assert main(argv + ["--overwrite", "--sweeps", "axial"]) == 0
+    capsys.readouterr()
+    assert len(json.loads((out / "dataset.json").read_text())["cases"]) == 2
+    assert not (out / "obs000_rotational").exists()  # replaced whole, not mixed with the old folder

@@ -117,6 +117,10 @@ def test_rotational_sweep_cuts_the_ellipses_the_ellipsoid_equation_gives(volumes
         expected.append(ellipse_area(np.cross(S, up), axis_point))
     check_areas(mask_areas(sweep), np.array(expected))
     assert not sweep.masks[0].any() and not sweep.masks[-1].any()
+    # Positive angles turn towards the patient's left: the left marker shows at its angle, not at the mirrored one.
+    marker_angle = np.degrees(np.arctan2(SEMI[0] + 4.0, SEMI[1] + STANDOFF + RADIUS))
+    marked = (sweep.images > 200).reshape(21, -1).sum(1)
+    assert marked[np.argmin(abs(angles - marker_angle))] >= 3 and marked[angles < -20].sum() == 0
 
 
 def test_probe_side_is_at_the_bottom_anterior_up_and_the_sides_follow_the_convention(volumes):

@@ -14,7 +14,7 @@ import SimpleITK as sitk
 from DTCSegmentationLib.sequence_io import read_sequence
 from DTCTrainingLib.cli import main
 from DTCTrainingLib.volume_sweeps import (SweepSettings, VolumeImportError, choose_splits, direction_vector,
-                                          find_volume_pairs, make_sweep, read_label, read_volume)
+                                          find_volume_pairs, import_volumes, make_sweep, read_label, read_volume)
 
 L, P, S = np.eye(3)  # LPS unit vectors: patient left, posterior, superior
 A = -P
@@ -311,3 +311,20 @@ def test_from_volumes_command_writes_a_folder_dataset_check_accepts(tmp_path, ca
     capsys.readouterr()
     assert len(json.loads((out / "dataset.json").read_text())["cases"]) == 2
     assert not (out / "obs000_rotational").exists()  # replaced whole, not mixed with the old folder
+
+
+def test_a_failed_import_leaves_nothing_and_overwrite_replaces_only_a_dataset_folder(tmp_path, volumes):
+    image, label = volumes
+    good = write_pair(tmp_path / "in", "p1", image, label)
+    bad_label = sitk.RegionOfInterest(label, [20, 20, 20], [0, 0, 0])
+    bad = write_pair(tmp_path / "in", "p2", image, bad_label)
+    settings = [SweepSettings(kind="axial", frames=4, height=48, width=64)]
+    splits = {"p1": "train", "p2": "val"}
+    with pytest.raises(VolumeImportError, match=r"p2\.nii\.gz: the label map's size"):
+        import_volumes([("p1",) + good, ("p2",) + bad], tmp_path / "data", splits, settings)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no output, no temporary folder
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("keep me")
+    with pytest.raises(VolumeImportError, match="not a training-data folder"):
+        import_volumes([("p1",) + good], tmp_path / "other", {"p1": "train"}, settings, overwrite=True)
+    assert (tmp_path / "other" / "notes.txt").read_text() == "keep me"

@@ -444,7 +444,8 @@ def plane_poses(mask: sitk.Image, settings: SweepSettings, seed: int = 0) -> np.
             column = lateral
             transducer = on_axis + position[t] * axis + radius * up
         spin_angle = np.radians(settings.rotation_deg * spin[t])
-        column, w = np.cos(spin_angle) * column + np.sin(spin_angle) * w, -np.sin(spin_angle) * column + np.cos(spin_angle) * w
+        cos, sin = np.cos(spin_angle), np.sin(spin_angle)
+        column, w = cos * column + sin * w, -sin * column + cos * w
         transducer = transducer + settings.tremor_mm * (shift_c[t] * column + shift_up[t] * w)
         step = settings.pixel_mm * (1.0 + settings.pressure * squeeze[t])
         row = -w if settings.probe_at == "bottom" else w

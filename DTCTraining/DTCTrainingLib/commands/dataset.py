@@ -1,4 +1,7 @@
-"""``dtc dataset check|simulate|from-volumes``: validate a training-data folder, or make one (simulated, or from 3D volumes)."""
+"""``dtc dataset check|simulate|from-volumes``: validate a training-data folder, or make one.
+
+``simulate`` writes simulated sweeps; ``from-volumes`` virtual sweeps through 3D volumes with labels.
+"""
 
 import json
 from pathlib import Path
@@ -7,7 +10,8 @@ from DTCSegmentationLib.commands.arguments import frame_size
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("dataset", help="check a training-data folder, simulate one or make one from 3D volumes")
+    parser = subparsers.add_parser("dataset",
+                                   help="check a training-data folder, simulate one or make one from 3D volumes")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = actions.add_parser("check", help="validate a manifest / TRUS-V / SUN-SEG folder and read every case")
     check.add_argument("folder", type=Path)

@@ -1,4 +1,7 @@
-"""``dtc dataset check|simulate``: validate a training-data folder, or make a simulated one."""
+"""``dtc dataset check|simulate|from-volumes``: validate a training-data folder, or make one.
+
+``simulate`` writes simulated sweeps; ``from-volumes`` virtual sweeps through 3D volumes with labels.
+"""
 
 import json
 from pathlib import Path
@@ -7,7 +10,8 @@ from DTCSegmentationLib.commands.arguments import frame_size
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("dataset", help="check a training-data folder or simulate one")
+    parser = subparsers.add_parser("dataset",
+                                   help="check a training-data folder, simulate one or make one from 3D volumes")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = actions.add_parser("check", help="validate a manifest / TRUS-V / SUN-SEG folder and read every case")
     check.add_argument("folder", type=Path)
@@ -26,6 +30,57 @@ def register(subparsers) -> None:
     simulate.add_argument("--difficulty", default="default")
     simulate.add_argument("--overwrite", action="store_true")
     simulate.set_defaults(func=run_simulate)
+    _register_from_volumes(actions)
+
+
+def _register_from_volumes(actions) -> None:
+    from ..volume_sweeps import KINDS, SweepSettings
+
+    defaults = SweepSettings()
+    parser = actions.add_parser(
+        "from-volumes", help="virtual TRUS sweeps with exact masks from 3D volumes and label maps",
+        description="Move a virtual TRUS probe through 3D volumes with prostate labels (NIfTI, NRRD, MHA) and "
+                    "write the sweeps (images.seq.nrrd + masks.seq.nrrd) as a training-data folder. Directions are "
+                    "anatomical letters L R P A S I in the files' physical space (or voxel axes +i ... -k for files "
+                    "whose header orientation is not anatomical). See DTCTrainingLib/volume_sweeps.py.")
+    parser.add_argument("--images", type=Path, nargs="+", required=True, help="image volumes, or folders of them")
+    parser.add_argument("--labels", type=Path, nargs="+", required=True,
+                        help="label maps (or folders), matched to the images by file name")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--case", action="append", default=[], help="import only this case id (repeatable)")
+    parser.add_argument("--val", nargs="+", action="extend", default=[], metavar="CASE", help="validation patients")
+    parser.add_argument("--test", nargs="+", action="extend", default=[], metavar="CASE", help="test patients")
+    parser.add_argument("--val-fraction", type=float, default=None,
+                        help="fraction of the patients drawn at random (--seed) for validation (default 0.2 "
+                             "without --val)")
+    parser.add_argument("--label-value", type=float, default=None, help="label value of the prostate (default: > 0.5)")
+    parser.add_argument("--label-channel", type=int, default=None,
+                        help="channel of a multi-channel label map (0-based; required for those)")
+    parser.add_argument("--sweeps", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--frames", type=int, default=defaults.frames)
+    parser.add_argument("--size", type=frame_size, default=(defaults.height, defaults.width), metavar="HxW")
+    parser.add_argument("--pixel-mm", type=float, default=defaults.pixel_mm)
+    parser.add_argument("--frame-rate", type=float, default=defaults.frame_rate)
+    parser.add_argument("--probe-axis", default=defaults.probe_axis,
+                        help="direction of the probe shaft, handle to tip: L R P A S I or a voxel axis +i ... k- "
+                             "(default S)")
+    parser.add_argument("--probe-side", default=defaults.probe_side,
+                        help="side of the gland the probe lies on, as --probe-axis (default P: posterior; write "
+                             "--probe-side=-i or i- for a voxel axis)")
+    parser.add_argument("--probe-at", choices=("bottom", "top"), default=defaults.probe_at,
+                        help="where the transducer is drawn in the frame (default bottom, as clinical TRUS)")
+    parser.add_argument("--standoff-mm", type=float, default=defaults.standoff_mm)
+    parser.add_argument("--probe-radius-mm", type=float, default=defaults.probe_radius_mm)
+    parser.add_argument("--margin", type=float, default=defaults.margin,
+                        help="fraction of the frames before and after the gland")
+    parser.add_argument("--tilt-deg", type=float, default=defaults.tilt_deg)
+    parser.add_argument("--tremor-mm", type=float, default=defaults.tremor_mm)
+    parser.add_argument("--tremor-deg", type=float, default=defaults.tremor_deg)
+    parser.add_argument("--rotation-deg", type=float, default=defaults.rotation_deg)
+    parser.add_argument("--pressure", type=float, default=defaults.pressure)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true")
+    parser.set_defaults(func=run_from_volumes)
 
 
 def run_check(args) -> int:
@@ -43,4 +98,25 @@ def run_simulate(args) -> int:
     path = make_simulated_dataset(args.out, args.cases, args.frames, height, width, args.labelled_every,
                                   args.val_cases, args.test_cases, args.seed, args.difficulty, args.overwrite)
     print(json.dumps({"manifest": str(path)}))
+    return 0
+
+
+def run_from_volumes(args) -> int:
+    from ..volume_sweeps import SweepSettings, choose_splits, find_volume_pairs, import_volumes
+
+    height, width = args.size
+    settings = [SweepSettings(kind=kind, frames=args.frames, height=height, width=width, pixel_mm=args.pixel_mm,
+                              frame_rate=args.frame_rate, probe_axis=args.probe_axis, probe_side=args.probe_side,
+                              probe_at=args.probe_at, standoff_mm=args.standoff_mm,
+                              probe_radius_mm=args.probe_radius_mm, margin=args.margin, tilt_deg=args.tilt_deg,
+                              tremor_mm=args.tremor_mm, tremor_deg=args.tremor_deg, rotation_deg=args.rotation_deg,
+                              pressure=args.pressure)
+                for kind in dict.fromkeys(args.sweeps)]
+    pairs = find_volume_pairs(args.images, args.labels, args.case)
+    fraction = args.val_fraction if args.val or args.val_fraction is not None else 0.2
+    splits = choose_splits([case for case, _, _ in pairs], args.val, args.test,
+                           None if args.val else fraction, args.seed)
+    report = import_volumes(pairs, args.out, splits, settings, args.label_value, args.label_channel, args.seed,
+                            args.overwrite)
+    print(json.dumps(report, indent=2))
     return 0

@@ -12,7 +12,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-
 from DTCSegmentationLib.sequence_io import read_sequence  # noqa: E402
 
 FRAMES_SHOWN = 5

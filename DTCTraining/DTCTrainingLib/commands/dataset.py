@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 
 
 def _register_from_volumes(actions) -> None:
-    from ..volume_sweeps import KINDS, SweepSettings
+    from DTCTrainingLib.data.volume_sweeps import KINDS, SweepSettings
 
     defaults = SweepSettings()
     parser = actions.add_parser(
@@ -42,7 +42,7 @@ def _register_from_volumes(actions) -> None:
         description="Move a virtual TRUS probe through 3D volumes with prostate labels (NIfTI, NRRD, MHA) and "
                     "write the sweeps (images.seq.nrrd + masks.seq.nrrd) as a training-data folder. Directions are "
                     "anatomical letters L R P A S I in the files' physical space (or voxel axes +i ... -k for files "
-                    "whose header orientation is not anatomical). See DTCTrainingLib/volume_sweeps.py.")
+                    "whose header orientation is not anatomical). See DTCTrainingLib/data/volume_sweeps.py.")
     parser.add_argument("--images", type=Path, nargs="+", required=True, help="image volumes, or folders of them")
     parser.add_argument("--labels", type=Path, nargs="+", required=True,
                         help="label maps (or folders), matched to the images by file name")
@@ -102,7 +102,7 @@ def run_simulate(args) -> int:
 
 
 def run_from_volumes(args) -> int:
-    from ..volume_sweeps import SweepSettings, choose_splits, find_volume_pairs, import_volumes
+    from DTCTrainingLib.data.volume_sweeps import SweepSettings, choose_splits, find_volume_pairs, import_volumes
 
     height, width = args.size
     settings = [SweepSettings(kind=kind, frames=args.frames, height=height, width=width, pixel_mm=args.pixel_mm,

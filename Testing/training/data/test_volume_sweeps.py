@@ -10,11 +10,19 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk
-
 from DTCSegmentationLib.sequence_io import read_sequence
 from DTCTrainingLib.cli import main
-from DTCTrainingLib.volume_sweeps import (SweepSettings, VolumeImportError, choose_splits, direction_vector,
-                                          find_volume_pairs, import_volumes, make_sweep, read_label, read_volume)
+from DTCTrainingLib.data.volume_sweeps import (
+    SweepSettings,
+    VolumeImportError,
+    choose_splits,
+    direction_vector,
+    find_volume_pairs,
+    import_volumes,
+    make_sweep,
+    read_label,
+    read_volume,
+)
 
 L, P, S = np.eye(3)  # LPS unit vectors: patient left, posterior, superior
 A = -P

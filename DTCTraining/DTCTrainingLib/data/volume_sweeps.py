@@ -57,13 +57,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import SimpleITK as sitk
-
 from DTCSegmentationLib.atomic import atomic_output
 from DTCSegmentationLib.errors import DTCError, PathLike
-from DTCSegmentationLib.sequence import FrameGeometry, default_frame_times
 from DTCSegmentationLib.sequence_io import open_writer
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, default_frame_times
 
-from .manifest import MANIFEST_NAME, Case, Manifest, write_manifest
+from DTCTrainingLib.data.manifest import MANIFEST_NAME, Case, Manifest, write_manifest
 
 KINDS = ("rotational", "axial")
 VIEW_OF_KIND = {"rotational": "sagittal", "axial": "axial"}

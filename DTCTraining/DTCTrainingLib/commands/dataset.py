@@ -31,6 +31,13 @@ def register(subparsers) -> None:
     simulate.add_argument("--overwrite", action="store_true")
     simulate.set_defaults(func=run_simulate)
     _register_from_volumes(actions)
+    merge = actions.add_parser("merge", help="one training-data folder from several (e.g. real and simulated sweeps)")
+    merge.add_argument("sources", type=Path, nargs="+", help="training-data folders with a dataset.json")
+    merge.add_argument("--out", type=Path, required=True)
+    merge.add_argument("--prefix", action="append", default=[],
+                       help="name for each source's cases, in order (default: the source folder's name)")
+    merge.add_argument("--overwrite", action="store_true")
+    merge.set_defaults(func=run_merge)
 
 
 def _register_from_volumes(actions) -> None:
@@ -119,4 +126,12 @@ def run_from_volumes(args) -> int:
     report = import_volumes(pairs, args.out, splits, settings, args.label_value, args.label_channel, args.seed,
                             args.overwrite)
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def run_merge(args) -> int:
+    from DTCTrainingLib.data.merge import merge_datasets
+
+    path = merge_datasets(args.sources, args.out, args.prefix or None, name=args.out.name, overwrite=args.overwrite)
+    print(json.dumps({"manifest": str(path)}))
     return 0

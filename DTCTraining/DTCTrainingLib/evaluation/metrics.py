@@ -3,6 +3,10 @@
 Per frame (:func:`frame_metrics`):
 
 * overlap, on the binary mask: ``dice``, ``iou``, ``sensitivity`` (recall), ``precision``;
+  for sweeps whose ends show no gland, ``gland_dice`` (Dice on frames whose truth is not
+  empty, NaN elsewhere) and ``empty_specificity`` (on frames whose truth is empty: 1 when the
+  prediction is empty too, else 0; NaN elsewhere), so their means are the outline's Dice and
+  the frame-level specificity;
 * the SUN-SEG family, on the probability map when there is one (else on the mask), via
   pysodmetrics: ``s_measure`` (S-alpha, alpha 0.5), ``e_measure`` (mean E-phi over the 256
   thresholds), ``weighted_f`` (F-beta-w, beta^2 = 1), ``mean_f`` (mean F-beta over the 256
@@ -32,11 +36,12 @@ from DTCSegmentationLib.temporal.consistency import mask_dice
 
 # The paper's column order (SUN-SEG family, then Dice and sensitivity), then the rest.
 METRICS = ("s_measure", "e_measure", "weighted_f", "dice", "sensitivity", "iou", "precision", "mean_f", "mae",
-           "hd95_mm", "assd_mm")
+           "hd95_mm", "assd_mm", "gland_dice", "empty_specificity")
 METRIC_LABELS = {
     "s_measure": "S-alpha", "e_measure": "mean E-phi", "weighted_f": "F-beta-w", "dice": "Dice",
     "sensitivity": "Sen", "iou": "IoU", "precision": "Prec", "mean_f": "mean F-beta", "mae": "MAE",
-    "hd95_mm": "HD95 (mm)", "assd_mm": "ASSD (mm)",
+    "hd95_mm": "HD95 (mm)", "assd_mm": "ASSD (mm)", "gland_dice": "Dice (gland frames)",
+    "empty_specificity": "Spec (empty frames)",
 }
 
 
@@ -51,6 +56,10 @@ def overlap_metrics(mask: np.ndarray, truth: np.ndarray) -> Dict[str, float]:
         "iou": tp / union if union else 1.0,
         "sensitivity": tp / actual if actual else float("nan"),
         "precision": tp / predicted if predicted else float("nan"),
+        # A sweep's ends hold frames without gland; Dice there is 1 or 0 and says nothing about the
+        # outline, so the outline is scored on gland frames and the empty frames as a detection.
+        "gland_dice": mask_dice(mask, truth) if actual else float("nan"),
+        "empty_specificity": float("nan") if actual else float(predicted == 0),
     }
 
 

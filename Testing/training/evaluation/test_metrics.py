@@ -91,3 +91,19 @@ def test_dataset_is_the_mean_of_case_means_and_frames_are_pooled():
     assert result["cases"] == {"long": {"dice": 1.0}, "short": {"dice": 0.0}}
     assert result["dataset"]["dice"] == pytest.approx(0.5)  # each recording counts once
     assert result["frames"]["dice"] == pytest.approx(0.9)   # every frame counts once
+
+
+def test_gland_dice_and_empty_specificity_split_frames_by_their_truth():
+    truth = np.zeros((8, 8), bool)
+    truth[2:6, 2:6] = True  # 16 pixels
+    half = np.zeros((8, 8), bool)
+    half[2:6, 2:4] = True  # 8 pixels inside the truth: Dice 2*8/(8+16)
+    empty = np.zeros((8, 8), bool)
+    rows = [frame_metrics(half, truth), frame_metrics(empty, empty), frame_metrics(half, empty),
+            frame_metrics(empty, empty)]
+    assert rows[0]["gland_dice"] == pytest.approx(16 / 24) and np.isnan(rows[0]["empty_specificity"])
+    assert [r["empty_specificity"] for r in rows[1:]] == [1.0, 0.0, 1.0]
+    means = mean_metrics(rows)
+    assert means["gland_dice"] == pytest.approx(16 / 24)  # the empty frames do not dilute it
+    assert means["empty_specificity"] == pytest.approx(2 / 3)
+    assert means["dice"] == pytest.approx((16 / 24 + 1 + 0 + 1) / 4)

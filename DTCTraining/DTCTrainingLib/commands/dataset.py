@@ -7,6 +7,8 @@ from DTCSegmentationLib.commands.arguments import frame_size
 
 
 def register(subparsers) -> None:
+    from DTCSegmentationLib.simulation.config import STYLES
+
     parser = subparsers.add_parser("dataset", help="check a training-data folder or simulate one")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = actions.add_parser("check", help="validate a manifest / TRUS-V / SUN-SEG folder and read every case")
@@ -24,6 +26,8 @@ def register(subparsers) -> None:
     simulate.add_argument("--test-cases", type=int, default=0)
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--difficulty", default="default")
+    simulate.add_argument("--style", choices=STYLES, default="classic",
+                          help="simulator look: classic (default) or clinical (scanner screen, randomised machines)")
     simulate.add_argument("--overwrite", action="store_true")
     simulate.set_defaults(func=run_simulate)
 
@@ -41,6 +45,7 @@ def run_simulate(args) -> int:
 
     height, width = args.size
     path = make_simulated_dataset(args.out, args.cases, args.frames, height, width, args.labelled_every,
-                                  args.val_cases, args.test_cases, args.seed, args.difficulty, args.overwrite)
+                                  args.val_cases, args.test_cases, args.seed, args.difficulty, args.overwrite,
+                                  style=args.style)
     print(json.dumps({"manifest": str(path)}))
     return 0

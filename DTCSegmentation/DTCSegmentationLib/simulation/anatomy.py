@@ -30,6 +30,7 @@ class Anatomy:
     """One patient's gland and surroundings for one view (random but fixed for a recording)."""
 
     EXTENT = TEXTURE_EXTENT_MM  # tissue covered by the texture grids (x0, x1, y0, y1), mm
+    CALCIFICATION_RADIUS_MM = (0.6, 1.3)
 
     def __init__(self, rng: np.random.Generator, view: str, settings: Difficulty):
         self.view = view
@@ -189,6 +190,8 @@ class ClinicalAnatomy(Anatomy):
     """
 
     EXTENT = (-95.0, 95.0, -15.0, 90.0)  # deeper and wider fields than the classic view
+    # Shadows that show are cast by calcifications (or clusters) wider than the beam (~2 mm).
+    CALCIFICATION_RADIUS_MM = (1.0, 2.2)
 
     def __init__(self, rng: np.random.Generator, view: str, settings: Difficulty):
         super().__init__(rng, view, settings)

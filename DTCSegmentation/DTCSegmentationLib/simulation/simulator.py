@@ -68,6 +68,7 @@ class TrusSimulator:
         self.machine: Optional[Machine] = None
         self.screen: Optional[Screen] = None
         self.psf = (PSF_SIGMA_LINES, PSF_SIGMA_SAMPLES)
+        self.calcification_echo = 4.0
         if config.style == "clinical":
             # The machine and the screen layout come from their own streams: the tissue, the
             # motion and the speckle of a seed do not depend on them, and the screen can be
@@ -79,6 +80,7 @@ class TrusSimulator:
                                                       self.layout.region, self.machine.flip)
             self.anatomy: Anatomy = ClinicalAnatomy(self.rng, config.view, settings)
             self.psf = (self.machine.psf_lines, self.machine.psf_samples)
+            self.calcification_echo = 12.0  # clinical calcifications are usually saturated white
             depth_mm = self.machine.probe.depth_mm
         else:
             depth_mm = config.depth_mm if config.depth_mm is not None else CLASSIC_DEPTH_MM
@@ -114,7 +116,7 @@ class TrusSimulator:
         for _ in range(count):
             x, y = self.anatomy.calcification_site(self.rng)
             first = int(self.rng.integers(-10, self.config.num_frames))
-            result.append(Calcification(float(x), float(y), float(self.rng.uniform(0.6, 1.3)), first,
+            result.append(Calcification(float(x), float(y), float(self.rng.uniform(*self.anatomy.CALCIFICATION_RADIUS_MM)), first,
                                         first + int(self.rng.integers(8, 40))))
         return result
 
@@ -155,7 +157,7 @@ class TrusSimulator:
             for depth, offsets, radius, _, _ in casters:
                 # The calcification itself: a bright, blurred point reflector.
                 spot = np.exp(-((scan.sample_depth - depth) ** 2 + offsets[None, :] ** 2) / (0.25 * radius**2))
-                amplitudes[..., 0] += (4.0 * spot).astype(np.float32)
+                amplitudes[..., 0] += (self.calcification_echo * spot).astype(np.float32)
         rf = psf_blur(amplitudes, *self.psf) * np.float32(self.normalisation)
         if self.machine is not None:
             rf[..., 0] += self.probe_ring

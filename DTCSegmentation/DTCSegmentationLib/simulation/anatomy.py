@@ -321,7 +321,8 @@ class ClinicalAnatomy(Anatomy):
             for side in (-1.0, 1.0):
                 vx, vy = cx + side * 0.72 * self.half_u * scale, cy - 0.62 * self.half_v * scale
                 d = self._length(x - vx, y - vy)
-                echo = echo * (1.0 - 0.6 * np.clip(1.0 - d / 1.6, 0, 1)) + 0.5 * np.clip(1.0 - np.abs(d - 2.0) / 0.5, 0, 1)
+                lumen = np.clip(1.0 - d / 1.6, 0, 1)
+                echo = echo * (1.0 - 0.6 * lumen) + 0.5 * np.clip(1.0 - np.abs(d - 2.0) / 0.5, 0, 1)
         nx = (x - cx) / (self.half_u * scale)
         ny = (y - cy) / (self.half_v * scale)
         tx, ty, ta, tb = self.tz

@@ -170,7 +170,8 @@ class Screen:
         focus_row = int(round(self._row_of_depth(self.machine.focus_mm)))
         size = max(3, tick + 1)
         # From right next to the image outwards: the first position clear of everything wins.
-        for offset in range(self.layout.right - self.width // 2 - 4 * tick, self.width // 2 - self.margin - 2 * tick, 2):
+        nearest, farthest = self.layout.right - self.width // 2 - 4 * tick, self.width // 2 - self.margin - 2 * tick
+        for offset in range(nearest, farthest, 2):
             x = self.width // 2 + side * offset
             canvas = self._blank()
             if not dotted:

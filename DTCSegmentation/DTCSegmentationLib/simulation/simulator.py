@@ -68,7 +68,7 @@ class TrusSimulator:
         self.machine: Optional[Machine] = None
         self.screen: Optional[Screen] = None
         self.psf = (PSF_SIGMA_LINES, PSF_SIGMA_SAMPLES)
-        self.calcification_echo = 4.0
+        self.calcification_echo, self.calcification_spot = 4.0, 0.25
         if config.style == "clinical":
             # The machine and the screen layout come from their own streams: the tissue, the
             # motion and the speckle of a seed do not depend on them, and the screen can be
@@ -80,7 +80,8 @@ class TrusSimulator:
                                                       self.layout.region, self.machine.flip)
             self.anatomy: Anatomy = ClinicalAnatomy(self.rng, config.view, settings)
             self.psf = (self.machine.psf_lines, self.machine.psf_samples)
-            self.calcification_echo = 12.0  # clinical calcifications are usually saturated white
+            # Clinical calcifications: saturated white foci, smaller than the shadow they cast.
+            self.calcification_echo, self.calcification_spot = 10.0, 0.12
             depth_mm = self.machine.probe.depth_mm
         else:
             depth_mm = config.depth_mm if config.depth_mm is not None else CLASSIC_DEPTH_MM
@@ -91,15 +92,18 @@ class TrusSimulator:
         self.motion = ProbeMotion(self.rng, settings)
         self.speckle = SpeckleField(self.rng, self.anatomy.EXTENT)
         self.normalisation = 1.0 / psf_gain(*self.psf)
-        self.tgc_error_db = float(self.rng.uniform(-7, 1))  # TGC usually under-compensates the far field
+        # TGC usually under-compensates the far field.  Drawn in both styles so that the tissue
+        # stream stays the same; a clinical machine brings its own (``machine.tgc_error_db``).
+        self.tgc_error_db = float(self.rng.uniform(-7, 1))
         self.calcifications = self._place_calcifications()
         depth = self.scan.sample_depth
         if self.machine is None:
             self.static_gain_db = depth_gain_db(depth, depth_mm, self.tgc_error_db)
         else:
             m = self.machine
-            self.static_gain_db = (depth_gain_db(depth, depth_mm, m.tgc_error_db) + tgc_gain_db(depth, depth_mm, np.array(m.tgc_db))
-                                   + np.float32(m.gain_db) + 1.5 * np.exp(-(((depth - m.focus_mm) / 8.0) ** 2)))
+            focus = 1.5 * np.exp(-(((depth - m.focus_mm) / 8.0) ** 2))  # the focal zone is a little brighter
+            self.static_gain_db = (depth_gain_db(depth, depth_mm, m.tgc_error_db) + np.float32(m.gain_db) + focus
+                                   + tgc_gain_db(depth, depth_mm, np.array(m.tgc_db)))
             self.probe_echoes = probe_echoes(depth, m.reverb_mm, m.reverb_strength, m.reverb_decay)
             # The transducer face itself: a smooth (not speckled) bright ring.
             self.probe_ring = (m.reverb_strength * 1.2 * np.exp(-(((depth - 0.1) / 0.25) ** 2))).astype(np.float32)
@@ -116,7 +120,8 @@ class TrusSimulator:
         for _ in range(count):
             x, y = self.anatomy.calcification_site(self.rng)
             first = int(self.rng.integers(-10, self.config.num_frames))
-            result.append(Calcification(float(x), float(y), float(self.rng.uniform(*self.anatomy.CALCIFICATION_RADIUS_MM)), first,
+            radius = float(self.rng.uniform(*self.anatomy.CALCIFICATION_RADIUS_MM))
+            result.append(Calcification(float(x), float(y), radius, first,
                                         first + int(self.rng.integers(8, 40))))
         return result
 
@@ -153,11 +158,17 @@ class TrusSimulator:
         casters = self._casters(frame_index, pose)
         if casters:
             transmission = shadow_map(scan.sample_depth, [c[:3] for c in casters])
-            amplitudes *= transmission[..., None]
+            if self.machine is None:
+                amplitudes *= transmission[..., None]
             for depth, offsets, radius, _, _ in casters:
                 # The calcification itself: a bright, blurred point reflector.
-                spot = np.exp(-((scan.sample_depth - depth) ** 2 + offsets[None, :] ** 2) / (0.25 * radius**2))
+                spot = np.exp(-((scan.sample_depth - depth) ** 2 + offsets[None, :] ** 2)
+                              / (self.calcification_spot * radius**2))
                 amplitudes[..., 0] += (self.calcification_echo * spot).astype(np.float32)
+            if self.machine is not None:
+                # Shadowed after the reflectors are placed: a calcification shows its near surface
+                # (a bright arc facing the probe) and fades in the shadow of another.
+                amplitudes *= transmission[..., None]
         rf = psf_blur(amplitudes, *self.psf) * np.float32(self.normalisation)
         if self.machine is not None:
             rf[..., 0] += self.probe_ring

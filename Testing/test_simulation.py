@@ -218,13 +218,13 @@ def darkest_ray_drop(image, row, column, direction):
     """How much darker the darkest ray from (row, column) is than the median ray, over +-35 degrees
     around straight up (``direction`` +1) or straight down (-1); rays from 5 to 20 pixels long."""
     steps = np.arange(5, 21)
-    means = []
+    means = []  # per ray
     for angle in np.deg2rad(np.arange(-35, 36, 5)):
         rows = np.rint(row - direction * steps * np.cos(angle)).astype(int)
         columns = np.rint(column + steps * np.sin(angle)).astype(int)
         if rows.min() < 0 or rows.max() >= image.shape[0] or columns.min() < 0 or columns.max() >= image.shape[1]:
             return None
-        means.append(image[rows, columns].astype(float).mean())
+        means.append(np.median(image[rows, columns]))  # median: another calcification on the ray does not hide it
     return float(np.median(means) - np.min(means))
 
 

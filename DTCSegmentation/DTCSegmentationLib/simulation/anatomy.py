@@ -257,6 +257,30 @@ class ClinicalAnatomy(Anatomy):
         u, v = np.asarray(u, np.float32), np.asarray(v, np.float32)
         return np.sqrt(u * u + v * v)
 
+    def _near_gland(self, x: np.ndarray, y: np.ndarray, sweep: float, margin_mm: float):
+        """Bounding box ``(rows, columns)`` slices of the points within ``margin_mm`` of the gland
+        section, or None; the gland and what hugs it are evaluated there only."""
+        scale, centre = self.section(sweep)
+        if scale < 1e-3:
+            return None
+        # The outline reaches at most ~1.42 half-axes (sagittal base widening and harmonics).
+        reach = scale * max(self.half_u, self.half_v) * 1.5 + margin_mm
+        near = self._length(x - centre[0], y - centre[1]) < reach
+        rows, cols = np.flatnonzero(near.any(axis=1)), np.flatnonzero(near.any(axis=0))
+        if not rows.size:
+            return None
+        return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+    def gland_mask(self, x: np.ndarray, y: np.ndarray, sweep: float) -> np.ndarray:
+        """``(H, W)`` bool: points inside the gland section (the same outline as :class:`Anatomy`)."""
+        if np.ndim(x) != 2:
+            return super().gland_mask(x, y, sweep)
+        mask = np.zeros(np.shape(x), bool)
+        window = self._near_gland(x, y, sweep, 1.0)
+        if window is not None:
+            mask[window] = self.radius_ratio(x[window], y[window], sweep) < 1.0
+        return mask
+
     def calcification_site(self, rng: np.random.Generator) -> Tuple[float, float]:
         """Mostly on the surgical capsule (the TZ / PZ border, where corpora amylacea collect), else in the gland."""
         angle = rng.uniform(0, 2 * np.pi)
@@ -273,14 +297,9 @@ class ClinicalAnatomy(Anatomy):
         echo = self._sample_texture(self.background, x, y)
         scale, centre = self.section(sweep)
         rho = np.full(np.shape(x), 1e3, np.float32)
-        if scale > 1e-3:
-            # The gland and what hugs it only matter near it: evaluate them in its bounding box of beam space.
-            reach = scale * max(self.half_u, self.half_v) * 1.4 + 1.6 * self.fat_mm + 3.0
-            near = self._length(x - centre[0], y - centre[1]) < reach
-            rows, cols = np.flatnonzero(near.any(axis=1)), np.flatnonzero(near.any(axis=0))
-            if rows.size:
-                window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-                echo[window], rho[window] = self._gland_echo(x[window], y[window], echo[window], scale, centre, sweep)
+        window = self._near_gland(x, y, sweep, 1.6 * self.fat_mm + 3.0)
+        if window is not None:
+            echo[window], rho[window] = self._gland_echo(x[window], y[window], echo[window], scale, centre, sweep)
         if self.view == "sagittal":
             echo = self._sagittal_structures(x, y, echo, self._sample_texture(self.texture, x, y), rho)
             # Posterior acoustic enhancement: urine barely attenuates, so tissue beyond the bladder

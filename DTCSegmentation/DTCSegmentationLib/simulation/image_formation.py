@@ -134,14 +134,11 @@ def probe_echoes(depth: np.ndarray, spacing_mm: float, strength: float, decay: f
 
 
 def display_map(image: np.ndarray, gamma: float, black: float) -> np.ndarray:
-    """Scanner grey map: ``(H, W)`` float32 in [0, 255] through a power curve with a raised black level.
-
-    Returns uint8.
-    """
+    """Scanner grey map: ``(H, W)`` uint8 through a power curve with a raised black level (uint8 out)."""
     lut = np.arange(256, dtype=np.float32) / 255.0
     lut = black + (255.0 - black) * lut**gamma
     lut[0] = 0.0  # outside the field of view stays black
-    return cv2.LUT(np.clip(np.rint(image), 0, 255).astype(np.uint8), np.clip(np.rint(lut), 0, 255).astype(np.uint8))
+    return cv2.LUT(image, np.clip(np.rint(lut), 0, 255).astype(np.uint8))
 
 
 def degrade(image: np.ndarray, resolution: float, blur_px: float) -> np.ndarray:

@@ -3,8 +3,9 @@
 Real TRUS data come from many machines, presets and hands: the same gland looks brighter
 or darker, softer or grainier, wider or narrower, mirrored, compressed.  A model trained
 on one fixed look learns the look; :func:`draw_machine` randomises it instead.  The ranges
-are those of ordinary clinical settings (5-12 MHz endocavity probes, 45-75 mm depth,
-45-80 dB dynamic range), not extremes.
+are those of ordinary clinical settings (5-12 MHz endocavity probes, 48-78 mm depth,
+120-170 degree transverse fans, 50-64 mm linear arrays, about 45-70 dB dynamic range),
+not extremes.
 """
 
 from dataclasses import dataclass

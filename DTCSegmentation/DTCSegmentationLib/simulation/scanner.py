@@ -40,6 +40,7 @@ class ScanGeometry:
         sample_mm: beam sampling step (mm).
         screen: a clinical screen layout (probe at the bottom): the frame is a screen capture,
             so :attr:`frame_geometry` gives the pixel spacing only.
+        mirror: the per-pixel arrays are mirrored left-right (see :func:`mirrored`).
     """
 
     sample_x: np.ndarray

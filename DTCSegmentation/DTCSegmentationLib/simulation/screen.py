@@ -5,9 +5,9 @@ or a depth scale may segment them.  :class:`Screen` draws a random but plausible
 layout once per recording (plus a per-frame clock) and composites it onto each frame.
 
 Nothing is ever drawn in the image area: overlays are kept out of every 8 x 8 block that
-holds a pixel of the field of view, and out of the blocks around those, so that neither the
-video path's blur nor JPEG's block transform can carry them into the image, and the mask
-(which lies inside the field of view) never covers an overlay pixel.
+holds a pixel of the field of view, and out of the blocks around those, so that JPEG's block
+transform never mixes an overlay with image pixels, the blurred edge of the image never
+reaches an overlay, and the mask (which lies inside the field of view) never covers one.
 """
 
 from dataclasses import dataclass

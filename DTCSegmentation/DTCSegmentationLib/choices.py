@@ -24,3 +24,7 @@ FLOW_METHODS = ("farneback", "dis_ultrafast", "dis_fast", "dis_medium")
 
 SIMULATION_DIFFICULTIES = ("easy", "default", "hard")
 """Simulator difficulty presets (``DTCSegmentationLib.simulation.config.DIFFICULTIES``)."""
+
+SIMULATION_STYLES = ("classic", "clinical")
+"""Simulator looks (``DTCSegmentationLib.simulation.config.STYLES``): classic (probe at the top, bare image)
+or clinical (probe at the bottom, scanner screen around the image, machine settings randomised)."""

@@ -43,3 +43,9 @@ def test_choices_import_nothing_heavy():
     code = ("import sys, DTCSegmentationLib.choices; "
             "print(sorted(m for m in ('torch', 'cv2', 'monai', 'numpy') if m in sys.modules))")
     assert subprocess.check_output([sys.executable, "-c", code], text=True).strip() == "[]"
+
+
+def test_simulation_styles_are_the_simulators():
+    from DTCSegmentationLib.simulation.config import STYLES
+
+    assert tuple(STYLES) == choices.SIMULATION_STYLES

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from DTCSegmentationLib.choices import SIMULATION_DIFFICULTIES
+from DTCSegmentationLib.choices import SIMULATION_DIFFICULTIES, SIMULATION_STYLES
 from DTCSegmentationLib.commands.arguments import frame_size
 
 FORMATS = {"seq.nrrd": ".seq.nrrd", "nii.gz": ".nii.gz", "nii": ".nii", "png": "", "mp4": ".mp4"}
@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     parser.add_argument("--size", type=frame_size, default=(256, 448), metavar="HxW", help="frame size (default 256x448)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same recording bit for bit")
     parser.add_argument("--difficulty", choices=tuple(SIMULATION_DIFFICULTIES), default="default")
+    parser.add_argument("--style", choices=SIMULATION_STYLES, default="classic",
+                        help="classic (default: probe at the top, bare image) or clinical (probe at the bottom, "
+                             "scanner screen around the image, machine settings randomised per recording)")
     parser.add_argument("--frame-rate", type=float, default=20.0, help="frames per second (default 20)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     parser.add_argument("--format", choices=tuple(FORMATS), default="seq.nrrd",
@@ -61,7 +64,8 @@ def run(args) -> int:
     written = {}
     for offset, view in enumerate(views):
         config = SimulationConfig(view=view, num_frames=args.frames, height=height, width=width,
-                                  seed=args.seed + offset, difficulty=args.difficulty, frame_rate=args.frame_rate)
+                                  seed=args.seed + offset, difficulty=args.difficulty, frame_rate=args.frame_rate,
+                                  style=args.style)
         simulator = TrusSimulator(config)
         geometry = simulator.scan.frame_geometry
         images_path, masks_path, preview_path = outputs[view]
@@ -87,7 +91,9 @@ def run(args) -> int:
             import numpy as np
 
             preview = write_preview(preview_path, np.stack(preview_images), np.stack(preview_masks),
-                                    label=f"{view} seed {config.seed} {args.difficulty}", overwrite=args.overwrite)
+                                    label=f"{view} seed {config.seed} {args.difficulty}"
+                                          + (" clinical" if args.style == "clinical" else ""),
+                                    overwrite=args.overwrite)
             written[view]["preview"] = str(preview)
     print(json.dumps(written, indent=2))
     return 0

@@ -1,9 +1,27 @@
-"""Settings of the TRUS video simulator and its difficulty presets."""
+"""Settings of the TRUS video simulator, its difficulty presets and its two looks.
+
+Two styles (``SimulationConfig.style``):
+
+- ``classic`` (the default): the transducer at the top of a bare fan or rectangle, a large
+  hypoechoic gland in uniform speckle, nothing on the screen but the image.  It stays the
+  default because the shipped model (``Resources/Models/dtc_default.safetensors``), the demo
+  and the benchmarks are built on it, and a seed must keep giving the same recording.
+- ``clinical``: what a scanner's screen shows.  The probe is at the *bottom* (anterior up)
+  with its bright ring and reverberations, the gland sits just above it and fills about
+  15-40 % of the frame width, with zonal echotexture, calcifications and their shadows,
+  rectal wall and periprostatic fat; around the image, text, a depth scale, focus markers
+  and vendor-style blocks (never inside the fan, so never inside the mask); machine and
+  operator settings (gain, dynamic range, TGC, speckle size, blur, JPEG-like compression,
+  sector angle or aperture, depth, left-right flip) are drawn per recording.  Meant to be
+  mixed with real sweeps when training; opt in with ``style="clinical"``
+  (``dtc simulate --style clinical``).
+"""
 
 from dataclasses import dataclass
 from typing import Optional
 
 VIEWS = ("axial", "sagittal")
+STYLES = ("classic", "clinical")
 MIN_FRAME_SIZE = 32  # pixels; smaller frames cannot resolve the gland, capsule and urethra
 
 
@@ -66,8 +84,16 @@ class SimulationConfig:
         seed: seed of the one random generator; the same seed gives the same recording bit for bit.
         difficulty: a preset name (``easy``, ``default``, ``hard``).
         frame_rate: frames per second of the recording.
-        depth_mm: imaging depth from the transducer surface, mm.
+        depth_mm: imaging depth from the transducer surface, mm; None = 42 mm for ``classic``,
+            drawn per recording for ``clinical`` (48-72 mm axial, 55-78 mm sagittal; a fixed
+            depth there changes how much of the frame the gland fills).
         overrides: a :class:`Difficulty` replacing the preset (for custom settings).
+        style: ``classic`` (default) or ``clinical``; see the module docstring.
+        flip: mirror the image left-right (and the mask with it); None = never for
+            ``classic``, a coin toss per recording for ``clinical``.
+        screen: ``clinical`` only: draw the scanner's screen (text, depth scale, markers,
+            vendor blocks) around the image; False leaves the bare image on black, with
+            everything else (the image and mask pixels included) unchanged.
     """
 
     view: str = "axial"
@@ -77,14 +103,21 @@ class SimulationConfig:
     seed: int = 0
     difficulty: str = "default"
     frame_rate: float = 20.0
-    depth_mm: float = 42.0
+    depth_mm: Optional[float] = None
     overrides: Optional[Difficulty] = None
+    style: str = "classic"
+    flip: Optional[bool] = None
+    screen: bool = True
 
     def __post_init__(self):
         if self.view not in VIEWS:
             raise ValueError(f"view must be one of {VIEWS}, got {self.view!r}")
         if self.difficulty not in DIFFICULTIES:
             raise ValueError(f"difficulty must be one of {tuple(DIFFICULTIES)}, got {self.difficulty!r}")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {STYLES}, got {self.style!r}")
+        if self.depth_mm is not None and not 10.0 <= self.depth_mm <= 200.0:
+            raise ValueError(f"depth_mm must be between 10 and 200 mm, got {self.depth_mm}")
         if self.num_frames < 1 or min(self.height, self.width) < MIN_FRAME_SIZE:
             raise ValueError(f"need at least one frame of at least {MIN_FRAME_SIZE} x {MIN_FRAME_SIZE} pixels")
 

@@ -1,7 +1,7 @@
 """A PNG montage of a simulated (or any) recording, to judge realism at a glance."""
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -34,6 +34,29 @@ def montage(images: np.ndarray, masks: Optional[np.ndarray] = None, columns: int
         tiles.append(tile)
     grid = [np.hstack(tiles[r * columns:(r + 1) * columns]) for r in range(rows)]
     return np.vstack(grid)
+
+
+def gallery(configs: Sequence, columns: int, frame: int = -1) -> np.ndarray:
+    """``(rows * H, columns * W, 3)`` uint8 RGB grid: one frame of each recording, mask outline drawn.
+
+    Args:
+        configs: :class:`~.config.SimulationConfig` per tile, row by row (all the same frame size).
+        columns: tiles per row.
+        frame: which frame of each recording (default its last).
+    """
+    from DTCSegmentationLib.simulation.simulator import iter_simulation  # the preview module must not need the simulator to load
+
+    tiles = []
+    for config in configs:
+        frames = list(iter_simulation(config))
+        chosen = frames[frame]
+        tile = cv2.cvtColor(chosen.image, cv2.COLOR_GRAY2RGB)
+        contours, _ = cv2.findContours(chosen.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(tile, contours, -1, (255, 200, 0), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    blank = np.zeros_like(tiles[0])
+    tiles += [blank] * (-len(tiles) % columns)
+    return np.vstack([np.hstack(tiles[r:r + columns]) for r in range(0, len(tiles), columns)])
 
 
 def write_preview(path: PathLike, images: np.ndarray, masks: Optional[np.ndarray] = None, label: str = "",

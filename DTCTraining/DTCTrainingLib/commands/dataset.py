@@ -6,6 +6,7 @@
 import json
 from pathlib import Path
 
+from DTCSegmentationLib.choices import SIMULATION_STYLES
 from DTCSegmentationLib.commands.arguments import frame_size
 
 
@@ -28,6 +29,8 @@ def register(subparsers) -> None:
     simulate.add_argument("--test-cases", type=int, default=0)
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--difficulty", default="default")
+    simulate.add_argument("--style", choices=SIMULATION_STYLES, default="classic",
+                          help="simulator look: classic (default) or clinical (scanner screen, randomised machines)")
     simulate.add_argument("--overwrite", action="store_true")
     simulate.set_defaults(func=run_simulate)
     _register_from_volumes(actions)
@@ -103,7 +106,8 @@ def run_simulate(args) -> int:
 
     height, width = args.size
     path = make_simulated_dataset(args.out, args.cases, args.frames, height, width, args.labelled_every,
-                                  args.val_cases, args.test_cases, args.seed, args.difficulty, args.overwrite)
+                                  args.val_cases, args.test_cases, args.seed, args.difficulty, args.overwrite,
+                                  style=args.style)
     print(json.dumps({"manifest": str(path)}))
     return 0
 

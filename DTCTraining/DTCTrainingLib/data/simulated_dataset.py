@@ -13,13 +13,15 @@ from DTCTrainingLib.data.manifest import Case, Manifest, write_manifest
 
 def make_simulated_dataset(out: PathLike, cases: int = 8, frames: int = 40, height: int = 256, width: int = 448,
                            labelled_every: int = 1, val_cases: int = 2, test_cases: int = 0, seed: int = 0,
-                           difficulty: str = "default", overwrite: bool = False, progress: Optional[bool] = None) -> Path:
+                           difficulty: str = "default", overwrite: bool = False, progress: Optional[bool] = None,
+                           style: str = "classic") -> Path:
     """Write ``cases`` simulated recordings (alternating axial and sagittal) and their ``dataset.json``.
 
     Each case is its own patient (seed ``seed + index``); the last ``val_cases`` and
     ``test_cases`` cases form the validation and test splits.  Only every
     ``labelled_every``-th frame is listed as annotated, to mimic sparse video labels.
-    Returns the manifest path.
+    ``style`` is the simulator's look (``classic`` or ``clinical``, see
+    :mod:`DTCSegmentationLib.simulation.config`).  Returns the manifest path.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -28,7 +30,7 @@ def make_simulated_dataset(out: PathLike, cases: int = 8, frames: int = 40, heig
         view = "axial" if index % 2 == 0 else "sagittal"
         split = "test" if index >= cases - test_cases else "val" if index >= cases - test_cases - val_cases else "train"
         config = SimulationConfig(view=view, num_frames=frames, height=height, width=width, seed=seed + index,
-                                  difficulty=difficulty)
+                                  difficulty=difficulty, style=style)
         simulator = TrusSimulator(config)
         folder = out / f"case{index:03d}_{view}"
         folder.mkdir(exist_ok=True)

@@ -65,6 +65,9 @@ class TeacherConfig:
 
     bce_weight: float = 0.5
     augment: bool = True
+    # A model file to start from instead of random weights (fine-tuning, e.g. on corrected
+    # frames): its architecture and arguments must be the configured network's.
+    init: str = ""
 
 
 @dataclass

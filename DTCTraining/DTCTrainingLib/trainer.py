@@ -164,7 +164,10 @@ class Trainer:
             info = ModelInfo(architecture=config.network.name, arguments=dict(config.network.arguments),
                              in_channels=config.data.in_channels, input_size=(config.data.height, config.data.width),
                              local_tap=config.student.local_tap, global_tap=config.student.global_tap)
-            return info, info.build().to(self.device), None
+            model = info.build().to(self.device)
+            if config.teacher.init:
+                self._start_from(model, info, Path(config.teacher.init))
+            return info, model, None
         if teacher_path is None or not Path(teacher_path).is_file():
             raise TrainingError("the student stage needs a trained teacher model file.", teacher_path,
                                 "Train the teacher first (`dtc train teacher`) or pass --teacher FILE.")
@@ -179,6 +182,20 @@ class Trainer:
                                 f"{(config.data.height, config.data.width)}.", teacher_path,
                                 "Use the same data.height and data.width for both stages.")
         return info, student.train(), teacher
+
+    def _start_from(self, model: nn.Module, info: ModelInfo, path: Path) -> None:
+        """Copy the weights of the model file ``path`` into ``model`` (same architecture and arguments)."""
+        if not path.is_file():
+            raise TrainingError("does not exist.", path, "Check teacher.init (a .safetensors model file).")
+        source, source_info = load_model(path, self.device)
+        same = (source_info.architecture, source_info.in_channels) == (info.architecture, info.in_channels)
+        if not same or dict(source_info.arguments) != dict(info.arguments):
+            raise TrainingError(
+                f"is a {source_info.architecture} {dict(source_info.arguments)} with {source_info.in_channels} channel(s); "
+                f"the run configures {info.architecture} {dict(info.arguments)} with {info.in_channels}.", path,
+                f"Set network.name={source_info.architecture} and network.arguments to the file's, or start from "
+                "another model.")
+        model.load_state_dict(source.state_dict())
 
     def _load_data(self):
         config = self.config

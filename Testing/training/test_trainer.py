@@ -146,3 +146,19 @@ def test_student_with_teacher_pseudo_labels(dataset, teacher_run, tmp_path):
     path = train("student", config_for(dataset, "optim.epochs=1", "student.pseudo_label_source=teacher"), tmp_path,
                  teacher=teacher)
     assert load_model(path)[1].provenance["config"]["student"]["pseudo_label_source"] == "teacher"
+
+
+def test_teacher_init_starts_from_the_given_models_weights(dataset, teacher_run, tmp_path):
+    _, start_path = teacher_run
+    # lr 0: no update, so the saved model must be the starting model itself (batch-norm
+    # running statistics still follow the data, so only the learned parameters are compared)
+    config = config_for(dataset, "optim.epochs=1", "optim.lr=0", f"teacher.init={start_path}")
+    path = train("teacher", config, tmp_path / "finetune")
+    start, _ = load_model(start_path)
+    tuned, _ = load_model(path)
+    for (name, a), b in zip(start.named_parameters(), tuned.parameters()):
+        assert torch.equal(a, b), name
+    other = config_for(dataset, "optim.epochs=1", f"teacher.init={start_path}",
+                       'network.arguments={"features": [8, 8, 16, 16]}')
+    with pytest.raises(TrainingError, match="network.name"):
+        train("teacher", other, tmp_path / "other")

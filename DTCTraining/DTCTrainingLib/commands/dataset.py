@@ -41,6 +41,17 @@ def register(subparsers) -> None:
                        help="name for each source's cases, in order (default: the source folder's name)")
     merge.add_argument("--overwrite", action="store_true")
     merge.set_defaults(func=run_merge)
+    degrade = actions.add_parser("degrade", help="a copy whose frames look like screen captures (downscaled, JPEG, "
+                                                 "on-screen text), masks unchanged: a robustness check")
+    degrade.add_argument("source", type=Path, help="training-data folder with a dataset.json")
+    degrade.add_argument("--out", type=Path, required=True)
+    degrade.add_argument("--split", choices=("train", "val", "test"), help="only this split's cases")
+    degrade.add_argument("--width", type=int, default=130, help="capture width in pixels (default 130)")
+    degrade.add_argument("--jpeg", type=int, default=50, help="JPEG quality 1-100, 0 for none (default 50)")
+    degrade.add_argument("--no-overlays", action="store_true", help="no on-screen text, scale or marker")
+    degrade.add_argument("--seed", type=int, default=0)
+    degrade.add_argument("--overwrite", action="store_true")
+    degrade.set_defaults(func=run_degrade)
 
 
 def _register_from_volumes(actions) -> None:
@@ -137,5 +148,14 @@ def run_merge(args) -> int:
     from DTCTrainingLib.data.merge import merge_datasets
 
     path = merge_datasets(args.sources, args.out, args.prefix or None, name=args.out.name, overwrite=args.overwrite)
+    print(json.dumps({"manifest": str(path)}))
+    return 0
+
+
+def run_degrade(args) -> int:
+    from DTCTrainingLib.data.degradation import Degradation, degrade_dataset
+
+    settings = Degradation(width=args.width, jpeg_quality=args.jpeg, overlays=not args.no_overlays)
+    path = degrade_dataset(args.source, args.out, settings, args.seed, args.split, args.overwrite)
     print(json.dumps({"manifest": str(path)}))
     return 0

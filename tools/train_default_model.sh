@@ -13,8 +13,10 @@
 set -euo pipefail
 mrus="${1:?usage: train_default_model.sh MRUS_DIR [WORK_DIR]}"
 work="${2:-build/default_model}"
-shipped_before="${SHIPPED_BEFORE:-DTCSegmentation/Resources/Models/dtc_default.safetensors}"
 mkdir -p "$work"
+# the simulator-trained model this one replaces, as committed before it was
+shipped_before="$work/previous_default.safetensors"
+[ -e "$shipped_before" ] || git show 83775e5:DTCSegmentation/Resources/Models/dtc_default.safetensors > "$shipped_before"
 size=192x256
 common=(--set seed=100 --set data.height=192 --set data.width=256)
 
@@ -34,13 +36,13 @@ resume() { [ -e "$1/$2_checkpoint.pt" ] && echo --resume || true; }
 finished() { grep -q "\"stage\": \"$2\".*\"event\": \"done\"" "$1/events.jsonl" 2>/dev/null; }
 finished "$work/run" teacher || \
   dtc train teacher --data "$work/mix" --out "$work/run" "${common[@]}" $(resume "$work/run" teacher) \
-    --set teacher.init="$shipped_before" --set optim.lr=0.0005 --set optim.epochs=12 --set optim.steps_per_epoch=120 \
-    --set optim.patience=5
+    --set teacher.init="$shipped_before" --set optim.lr=0.0005 --set optim.epochs=10 --set optim.steps_per_epoch=60 \
+    --set optim.patience=4
 finished "$work/run" student || \
   dtc train student --data "$work/mix" --out "$work/run" "${common[@]}" $(resume "$work/run" student) \
-    --set optim.lr=0.0001 --set optim.epochs=5 --set optim.steps_per_epoch=80 --set optim.patience=3 \
+    --set optim.lr=0.0001 --set optim.epochs=4 --set optim.steps_per_epoch=50 --set optim.patience=3 \
     --set student.pseudo_label_source=teacher
 finished "$work/plain2d" teacher || \
   dtc train teacher --data "$work/real" --out "$work/plain2d" "${common[@]}" $(resume "$work/plain2d" teacher) \
-    --set optim.epochs=12 --set optim.steps_per_epoch=120 --set optim.patience=5
+    --set optim.epochs=10 --set optim.steps_per_epoch=60 --set optim.patience=4
 echo "student: $work/run/student.safetensors  teacher: $work/run/teacher.safetensors  plain 2D: $work/plain2d/teacher.safetensors"

@@ -81,3 +81,31 @@ def test_evaluate_recording_gives_hd95_with_row_and_column_spacing_the_right_way
     by_rows = evaluate_recording("r", frames, row_shift, truth={0: truth}, geometry=geometry).accuracy[0]
     assert by_columns["hd95_mm"] == pytest.approx(2 * 0.5)
     assert by_rows["hd95_mm"] == pytest.approx(3 * 3.0)
+
+
+def test_masks_stored_as_0_and_255_score_like_0_and_1():
+    truth, prediction = square().astype(np.uint8) * 255, square(left=22).astype(np.uint8) * 255  # 360 of 400 shared
+    scores = frame_metrics(prediction, truth)
+    assert scores["dice"] == pytest.approx(0.9) and scores["iou"] == pytest.approx(360 / 440)
+    assert scores["sensitivity"] == pytest.approx(0.9) and scores["precision"] == pytest.approx(0.9)
+
+
+def test_maps_outside_0_1_are_clipped_before_scoring():
+    truth = square()
+    inside = np.where(truth, 0.9, 0.1)
+    outside = np.where(truth, 1.7, -0.4)  # e.g. a map that is not a probability: treated as 1 and 0
+    scores = frame_metrics(truth, truth, outside)
+    assert scores == frame_metrics(truth, truth, np.clip(outside, 0, 1))
+    assert scores["mae"] == 0.0 and frame_metrics(truth, truth, inside)["mae"] == pytest.approx(0.1)
+
+
+def test_means_of_undefined_values_and_dataset_means_without_undefined_counts():
+    from DTCTrainingLib.evaluation.metrics import aggregate, mean_metrics
+
+    nan = float("nan")
+    assert mean_metrics([{"precision": nan}, {"precision": nan}], ("precision",))["precision_undefined"] == 2
+    assert np.isnan(mean_metrics([{"precision": nan}], ("precision",))["precision"])
+    result = aggregate({"a": [{"dice": 0.2, "hd95_mm": nan}], "b": [{"dice": 0.6, "hd95_mm": 3.0}]}, ("dice", "hd95_mm"))
+    assert result["dataset"] == {"dice": pytest.approx(0.4), "hd95_mm": 3.0}  # no counts, no other metrics
+    assert result["frames"] == {"dice": pytest.approx(0.4), "hd95_mm": 3.0, "hd95_mm_undefined": 1}
+    assert set(result["cases"]["a"]) == {"dice", "hd95_mm", "hd95_mm_undefined"}

@@ -42,22 +42,23 @@ def kth_threshold(probabilities, quantile):
 @pytest.fixture
 def batch():
     rng = np.random.default_rng(3)
-    prob_cur = rng.uniform(0, 1, (4, 1, SIZE, SIZE))
+    prob_cur = rng.uniform(0, 1, (5, 1, SIZE, SIZE))
     prob_prev = np.clip(prob_cur + rng.normal(0, 0.2, prob_cur.shape), 0, 1)  # the regions overlap, not coincide
     prob_cur[1], prob_prev[1] = 0.2, 0.2
     prob_cur[1, 0, 4, 4] = prob_prev[1, 0, 4, 4] = 0.95  # one foreground pixel only
     prob_cur[2], prob_prev[2] = 0.1, 0.1  # no foreground at all
     prob_cur[3], prob_prev[3] = 0.99, 0.99
     prob_cur[3, 0, 0, :2] = 0.01  # background: 2 pixels, 2/9 of one bottleneck cell
-    return {"local_prev": rng.normal(size=(4, 2, SIZE, SIZE)), "local_cur": rng.normal(size=(4, 2, SIZE, SIZE)),
-            "global_prev": rng.normal(size=(4, 3, CELL, CELL)), "global_cur": rng.normal(size=(4, 3, CELL, CELL)),
+    prob_cur[4], prob_prev[4] = 0.98, 0.98  # no background at all
+    return {"local_prev": rng.normal(size=(5, 2, SIZE, SIZE)), "local_cur": rng.normal(size=(5, 2, SIZE, SIZE)),
+            "global_prev": rng.normal(size=(5, 3, CELL, CELL)), "global_cur": rng.normal(size=(5, 3, CELL, CELL)),
             "prob_prev": prob_prev, "prob_cur": prob_cur}
 
 
 def run(batch, **options):
     tensors = [torch.tensor(batch[key], dtype=torch.float32) for key in
                ("local_prev", "local_cur", "global_prev", "global_cur", "prob_prev", "prob_cur")]
-    return prototype_alignment_loss(*tensors, torch.zeros(4, 2, SIZE, SIZE), **options).item()
+    return prototype_alignment_loss(*tensors, torch.zeros(5, 2, SIZE, SIZE), **options).item()
 
 
 @pytest.mark.parametrize("quantile", [None, 0.6])

@@ -132,3 +132,16 @@ def test_postprocess_applies_each_step_only_when_asked():
     assert postprocess(probabilities, largest=False).sum() == 26
     assert postprocess(probabilities, holes=False).sum() == 24
     assert postprocess(probabilities, 0.95).sum() == 0
+
+
+@pytest.mark.parametrize("gland_first", [True, False])
+def test_largest_component_wherever_it_comes_in_scan_order(gland_first):
+    mask = np.zeros((12, 12), np.uint8)
+    speck, gland = (slice(0, 2), slice(0, 2)), (slice(4, 10), slice(4, 10))
+    if gland_first:
+        speck = (slice(11, 12), slice(0, 2))
+    for region in (speck, gland, (slice(0, 2), slice(9, 12))):  # a third region of 6 pixels
+        mask[region] = 1
+    kept = keep_largest_component(mask)
+    assert kept.dtype == np.uint8 and kept.sum() == 36 and kept[gland].all()
+    assert fill_holes(mask).dtype == np.uint8

@@ -1,5 +1,6 @@
 """Pre- and post-processing step by step against values worked out by hand."""
 
+import cv2
 import numpy as np
 import pytest
 from DTCSegmentationLib.inference.postprocessing import fill_holes, keep_largest_component, postprocess, threshold
@@ -145,3 +146,38 @@ def test_largest_component_wherever_it_comes_in_scan_order(gland_first):
     kept = keep_largest_component(mask)
     assert kept.dtype == np.uint8 and kept.sum() == 36 and kept[gland].all()
     assert fill_holes(mask).dtype == np.uint8
+
+
+def test_scaling_and_rounding_in_the_upper_half_of_the_range():
+    np.testing.assert_array_equal(to_uint8(np.array([51400], np.uint16)), [200])  # 200 * 257
+    np.testing.assert_array_equal(probability_to_uint8(np.array([0.8])), [204])
+
+
+def test_one_pixel_thin_frames_keep_one_pixel_of_content():
+    assert placement((1, 100), (64, 96), "letterbox").box == (31, 0, 1, 96)  # 0.96 of a row rounds to 1
+    assert placement((100, 1), (64, 96), "letterbox").box == (0, 47, 64, 1)
+
+
+def test_resizing_in_one_direction_only():
+    column = np.array([[0], [255]], np.uint8)  # taller, same width: growing, so bilinear
+    np.testing.assert_array_equal(fit_frame(column, (4, 1))[0][:, 0], [0, 64, 191, 255])
+    frame = np.arange(20, dtype=np.uint8).reshape(10, 2) * 10  # shorter but wider: shrinking, so area averaging
+    area = fit_frame(frame, (5, 4))[0]
+    np.testing.assert_array_equal(area, cv2.resize(frame, (4, 5), interpolation=cv2.INTER_AREA))
+    assert not np.array_equal(area, cv2.resize(frame, (4, 5), interpolation=cv2.INTER_LINEAR))
+
+
+def test_letterboxed_colour_frames_and_masks_keep_their_type():
+    image, _ = fit_frame(np.full((100, 200, 3), 9, np.uint8), (64, 96), channels=3, mode="letterbox")
+    assert image.shape == (64, 96, 3) and image.dtype == np.uint8 and (image[8:56] == 9).all() and not image[:8].any()
+    gray, _ = fit_frame(np.full((100, 200), 9, np.uint8), (64, 96), mode="letterbox")
+    assert gray.dtype == np.uint8
+    labels = np.array([[0, 5], [7, 0]], np.uint16)  # growing a label map: nearest, never an in-between label
+    fitted = fit_mask(labels, (4, 4))  # the default mode stretches like "resize"
+    assert fitted.dtype == np.uint16
+    np.testing.assert_array_equal(fitted, [[0, 0, 5, 5], [0, 0, 5, 5], [7, 7, 0, 0], [7, 7, 0, 0]])
+
+
+def test_normalisation_uses_the_models_scale():
+    x = normalize(np.array([[[100]]], np.uint8), {"scale": 0.01, "mean": 0.5, "std": 2.0})
+    assert x[0, 0, 0, 0] == pytest.approx((1.0 - 0.5) / 2.0)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
-from DTCSegmentationLib.atomic import atomic_output
+from DTCSegmentationLib.atomic import AtomicOutput
 from DTCSegmentationLib.errors import DTCError, PathLike
 from DTCSegmentationLib.temporal.consistency import TEMPORAL_SUMMARY
 
@@ -50,16 +50,15 @@ def summary_table(summaries: Mapping[str, Mapping[str, float]], accuracy: bool =
     return _markdown_table(header, rows)
 
 
-def _csv(path: Path, rows: List[Dict], overwrite: bool) -> None:
-    with atomic_output(path, overwrite=overwrite) as temporary:
-        with open(temporary, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["case"])
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: ("" if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()})
+def _csv(path: Path, rows: List[Dict]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["case"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()})
 
 
-def _curves_plot(path: Path, case: str, per_method: Mapping[str, RecordingEvaluation], overwrite: bool) -> None:
+def _curves_plot(path: Path, case: str, per_method: Mapping[str, RecordingEvaluation]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,8 +85,7 @@ def _curves_plot(path: Path, case: str, per_method: Mapping[str, RecordingEvalua
     np.atleast_1d(axes)[0].legend(fontsize=8, loc="lower left")
     np.atleast_1d(axes)[-1].set_xlabel("frame")
     figure.tight_layout()
-    with atomic_output(path, overwrite=overwrite) as temporary:
-        figure.savefig(str(temporary), format="png")
+    figure.savefig(str(path), format="png")
     plt.close(figure)
 
 
@@ -114,17 +112,27 @@ def write_report(out: PathLike, results: Mapping[str, Sequence[RecordingEvaluati
     for path in paths.values():  # refuse before writing anything
         if path.exists() and not overwrite:
             raise DTCError("already exists and would be overwritten.", path, "Choose another --out or pass --overwrite.")
-    document = {"title": title, **(metadata or {}), "methods": summaries}
-    with atomic_output(paths["summary"], overwrite=overwrite) as temporary:
-        temporary.write_text(json.dumps(plain_json(document), indent=2) + "\n")
-    rows = [{"method": method, **row} for method, evaluations in results.items() for e in evaluations for row in e.rows()]
-    _csv(paths["frames"], rows, overwrite)
-    cases = list(dict.fromkeys(e.name for evaluations in results.values() for e in evaluations))
-    for case in cases:
-        per_method = {m: e for m, evaluations in results.items() for e in evaluations if e.name == case}
-        _curves_plot(paths[f"curves:{case}"], case, per_method, overwrite)
-    with atomic_output(paths["report"], overwrite=overwrite) as temporary:
-        temporary.write_text(markdown_report(title, summaries, metadata) + "\n")
+    # Every file is written under a temporary name and all are renamed only once all are complete, so
+    # Ctrl-C never leaves a summary without its report, or new files mixed with an earlier report's.
+    outputs: Dict[str, AtomicOutput] = {}
+    try:
+        for key, path in paths.items():
+            outputs[key] = AtomicOutput(path, overwrite)
+        document = {"title": title, **(metadata or {}), "methods": summaries}
+        outputs["summary"].temporary.write_text(json.dumps(plain_json(document), indent=2) + "\n")
+        rows = [{"method": method, **row} for method, evaluations in results.items() for e in evaluations for row in e.rows()]
+        _csv(outputs["frames"].temporary, rows)
+        cases = list(dict.fromkeys(e.name for evaluations in results.values() for e in evaluations))
+        for case in cases:
+            per_method = {m: e for m, evaluations in results.items() for e in evaluations if e.name == case}
+            _curves_plot(outputs[f"curves:{case}"].temporary, case, per_method)
+        outputs["report"].temporary.write_text(markdown_report(title, summaries, metadata) + "\n")
+    except BaseException:
+        for output in outputs.values():
+            output.discard()
+        raise
+    for key in sorted(outputs, key=lambda key: key == "summary"):  # summary.json last: it marks a finished report
+        outputs[key].commit()
     return paths
 
 

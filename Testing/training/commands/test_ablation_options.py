@@ -1,0 +1,53 @@
+"""`dtc ablation --teacher-set` and `--split`, and the claim computed from the rows' own scores."""
+
+import json
+
+import pytest
+from DTCTrainingLib.cli import main
+from DTCTrainingLib.data.simulated_dataset import make_simulated_dataset
+from DTCTrainingLib.evaluation.ablation import check_claim
+
+ARGS = {"features": [8, 8, 16, 16]}
+
+
+def row(dice, consistency, events):
+    return {"dice": dice, "flow_consistency": consistency, "flow_dice": 0.9, "flicker_events": events}
+
+
+@pytest.mark.parametrize("full, holds, failed", [
+    (row(0.795, 0.97, 3), True, []),  # 0.005 less Dice is within 0.01
+    (row(0.785, 0.97, 3), False, ["dice_within_0.01"]),  # 0.015 less is not
+    (row(0.80, 0.95, 3), False, ["flow_consistency_higher"]),  # equally consistent is not more consistent
+    (row(0.82, 0.97, 5), False, ["fewer_flicker_events"]),
+])
+def test_claim_by_hand(full, holds, failed):
+    claim = check_claim({"2D baseline": row(0.80, 0.95, 5), "full DTC": full})
+    assert claim["holds"] is holds
+    assert [key for key in ("flow_consistency_higher", "fewer_flicker_events", "dice_within_0.01") if not claim[key]] == failed
+    assert claim["baseline"]["dice"] == 0.80 and claim["full"] == full
+
+
+@pytest.mark.slow
+def test_teacher_set_trains_only_the_baseline_differently_and_split_picks_the_scored_cases(tmp_path, capsys):
+    data = tmp_path / "data"
+    make_simulated_dataset(data, cases=4, frames=4, height=64, width=96, labelled_every=2, val_cases=1, test_cases=1,
+                           seed=7, progress=False)
+    out = tmp_path / "abl"
+    assert main(["ablation", "--data", str(data), "--out", str(out), "--variants", "2D baseline,full DTC",
+                 "--backend", "eager", "--split", "val", "--set", "data.height=64", "--set", "data.width=96",
+                 "--set", "optim.epochs=1", "--set", "optim.batch_size=2", "--set", "optim.steps_per_epoch=1",
+                 "--set", f"network.arguments={json.dumps(ARGS)}", "--teacher-set", "optim.epochs=2"]) == 0
+    printed = capsys.readouterr().out
+    claim = json.loads(printed[printed.index('{\n  "report"'):])["claim"]
+    epochs = {}
+    for folder in ("teacher", "student_full_dtc"):
+        events = [json.loads(line) for line in (out / folder / "events.jsonl").read_text().splitlines()]
+        epochs[folder] = [e["epoch"] for e in events if e["event"] == "epoch"]
+    assert epochs == {"teacher": [1, 2], "student_full_dtc": [1]}
+    val_cases = [c["id"] for c in json.loads((data / "dataset.json").read_text())["cases"] if c["split"] == "val"]
+    summary = json.loads((out / "report" / "summary.json").read_text())["methods"]
+    assert sorted(summary["full DTC"]["cases"]) == val_cases
+    for side, name in (("baseline", "2D baseline"), ("full", "full DTC")):  # the claim is about these two rows' scores
+        scores = summary[name]["dataset"]
+        assert claim[side] == {key: scores[key] for key in ("dice", "flow_consistency", "flow_dice", "flicker_events")}
+    assert json.loads((out / "report" / "claim.json").read_text()) == claim

@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
+from DTCSegmentationLib.choices import MODEL_FILE_SUFFIXES
 from DTCSegmentationLib.errors import DTCError, PathLike
 from DTCSegmentationLib.inference.backends import BACKENDS, make_backend
 from DTCSegmentationLib.inference.postprocessing import postprocess
@@ -49,6 +50,9 @@ class Segmenter:
         self.backend = backend
         self.info = info
         self.threshold = info.threshold if threshold is None else float(threshold)
+        if not 0.0 < self.threshold < 1.0:  # also false for NaN
+            raise DTCError(f"threshold {threshold} is not a probability strictly between 0 and 1.",
+                           fix="Use a threshold like 0.5 (--threshold).")
         self.largest_component = largest_component
         self.fill_holes = fill_holes
         self.batch_size = max(1, int(batch_size))
@@ -67,12 +71,12 @@ class Segmenter:
         if not path.is_file():
             raise DTCError("does not exist.", path, "Check the model path (or train one with `dtc train`).")
         suffix = path.suffix.lower()
-        if suffix == ".onnx":
+        if suffix in MODEL_FILE_SUFFIXES["onnx"]:
             from DTCSegmentationLib.inference.backends import OnnxBackend
 
             data, info = read_onnx(path)
             return cls(OnnxBackend(data, target), info, **options)
-        if suffix in (".pt", ".ts", ".torchscript"):
+        if suffix in MODEL_FILE_SUFFIXES["torchscript"]:
             from DTCSegmentationLib.inference.backends import TorchScriptBackend
 
             module, info = read_torchscript(path, target)

@@ -56,3 +56,23 @@ def tiny_segmenter(folder, frames: FrameSequence, seed: int = 0) -> Segmenter:
     probe = Segmenter.from_file(path, device="cpu")
     threshold = float(np.median(probe.probabilities([frames.frames[0]])[0]))
     return Segmenter.from_file(path, device="cpu", threshold=threshold, batch_size=4)
+
+
+def dtc_error(capsys, argv) -> str:
+    """Run ``dtc argv``, which must refuse it as a user error: exit status 2 and one ``dtc <command>: error:`` line
+    on stderr (no traceback); returns that line."""
+    from DTCTrainingLib.cli import main
+
+    status = main([str(a) for a in argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2, f"dtc {argv[0]} exited {status}: {err}"
+    assert len(err) == 1 and err[0].startswith(f"dtc {argv[0]}: error: "), err
+    return err[0]
+
+
+def tiny_model_file(path, input_size=(64, 96), seed: int = 0, **info):
+    """An untrained small fast_unet saved as a model file at ``path``."""
+    torch.manual_seed(seed)
+    arguments = {"features": [8, 8, 16, 16]}
+    return save_model(path, build_network("fast_unet", arguments=arguments),
+                      ModelInfo(arguments=arguments, input_size=input_size, **info))

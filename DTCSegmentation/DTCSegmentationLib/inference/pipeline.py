@@ -12,6 +12,7 @@ from typing import Dict, Optional
 
 from tqdm import tqdm
 
+from DTCSegmentationLib.atomic import output_folder
 from DTCSegmentationLib.choices import MASK_FORMATS
 from DTCSegmentationLib.errors import DTCError, PathLike
 from DTCSegmentationLib.inference.overlay import draw_contour
@@ -39,9 +40,14 @@ def segment_file(segmenter: Segmenter, source: PathLike, out: PathLike, mask_for
     if mask_format not in MASK_FORMATS:
         raise DTCError(f"unknown mask format {mask_format!r}.", fix=f"Use one of {', '.join(MASK_FORMATS)}.")
     reader = open_sequence(source)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = recording_stem(Path(source))
+    with output_folder(out):
+        return _segment(segmenter, reader, Path(source), Path(out), mask_format, probabilities, overlay, overwrite,
+                        progress)
+
+
+def _segment(segmenter: Segmenter, reader, source: Path, out: Path, mask_format: str, probabilities: bool,
+             overlay: bool, overwrite: bool, progress: Optional[bool]) -> Dict[str, object]:
+    stem = recording_stem(source)
     rate = reader.metadata.get("frame_rate") or None
     outputs = {"masks": out / f"{stem}_masks{MASK_FORMATS[mask_format]}"}
     if probabilities:

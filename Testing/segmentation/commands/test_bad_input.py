@@ -1,0 +1,157 @@
+"""Hostile input to `dtc simulate`, `dtc segment` and `dtc export` (issue #14): each case ends in the right
+file or in one error line, and leaves nothing behind."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from DTCSegmentationLib.inference.segmenter import Segmenter
+from DTCSegmentationLib.networks import build_network
+from DTCSegmentationLib.networks.model_file import load_model, read_model_info
+from DTCSegmentationLib.sequence_io import write_sequence
+from DTCSegmentationLib.sequence_io.frame_sequence import FrameSequence
+from DTCTrainingLib.cli import main
+from samples import dtc_error, tiny_model_file
+
+ARGS = {"features": [8, 8, 16, 16]}
+
+
+@pytest.fixture()
+def model(tmp_path):
+    return tiny_model_file(tmp_path / "m.safetensors")
+
+
+@pytest.fixture()
+def recording(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 255, (3, 64, 96), dtype=np.uint8)
+    return write_sequence(tmp_path / "rec.seq.nrrd", FrameSequence(frames))
+
+
+def plain_weights(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "w.pth"
+    torch.save(build_network("fast_unet", arguments=ARGS).state_dict(), path)
+    return path
+
+
+# 1: the written format follows the --out suffix --------------------------------------------------
+
+def test_export_to_a_safetensors_name_writes_a_model_file_not_onnx(tmp_path, model, capsys):
+    assert main(["export", str(model), "--out", str(tmp_path / "x.safetensors")]) == 0
+    assert json.loads(capsys.readouterr().out)["format"] == "safetensors"
+    _, info = load_model(tmp_path / "x.safetensors")  # an ONNX graph under this name does not load
+    assert tuple(info.input_size) == (64, 96)
+    imported = tmp_path / "y.safetensors"
+    assert main(["export", str(plain_weights(tmp_path)), "--architecture", "fast_unet", "--arguments", json.dumps(ARGS),
+                 "--input-size", "64x96", "--out", str(imported)]) == 0
+    assert load_model(imported)[1].provenance == {"imported_from": "w.pth"}
+
+
+def test_export_without_format_writes_onnx_for_an_onnx_name(tmp_path, model, capsys):
+    assert main(["export", str(model), "--out", str(tmp_path / "m.onnx")]) == 0
+    assert Segmenter.from_file(tmp_path / "m.onnx", device="cpu").info.input_size == (64, 96)
+
+
+@pytest.mark.parametrize("out, fmt, words", [
+    ("x.safetensors", "onnx", "ends in .safetensors, which is safetensors, but --format is onnx"),
+    ("x.onnx", "torchscript", "but --format is torchscript"),
+    ("model.bin", None, "has no model file suffix"),
+    ("model", "onnx", "has no model file suffix"),
+])
+def test_export_refuses_a_suffix_that_disagrees_with_the_format(tmp_path, model, capsys, out, fmt, words):
+    line = dtc_error(capsys, ["export", model, "--out", tmp_path / out] + (["--format", fmt] if fmt else []))
+    assert words in line
+    assert not (tmp_path / out).exists()
+
+
+def test_export_to_a_folder_is_refused_and_writes_no_file_named_like_it(tmp_path, model, capsys):
+    assert "is a folder; --out names the model file" in dtc_error(capsys, ["export", model, "--out", f"{tmp_path}/new/"])
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "existing").mkdir()
+    assert "is a folder" in dtc_error(capsys, ["export", model, "--out", tmp_path / "existing"])
+    assert list((tmp_path / "existing").iterdir()) == []
+
+
+# 6 and 7: one line instead of a traceback ---------------------------------------------------------
+
+def test_export_with_network_arguments_the_network_refuses(tmp_path, capsys):
+    line = dtc_error(capsys, ["export", plain_weights(tmp_path), "--architecture", "fast_unet", "--arguments",
+                              '{"features": "x"}', "--out", tmp_path / "z.onnx"])
+    assert "w.pth: cannot be imported" in line and "--arguments" in line
+    assert not (tmp_path / "z.onnx").exists()
+
+
+def test_a_model_whose_metadata_asks_for_a_zero_input_size_is_refused(tmp_path, recording, capsys):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    model = tiny_model_file(tmp_path / "m.safetensors")
+    with safe_open(str(model), "pt") as handle:
+        metadata = handle.metadata()
+    info = json.loads(metadata["dtc"])
+    info["input_size"] = [0, 0]
+    save_file(load_file(str(model)), str(tmp_path / "zero.safetensors"), metadata={**metadata, "dtc": json.dumps(info)})
+    line = dtc_error(capsys, ["segment", recording, "--model", tmp_path / "zero.safetensors", "--out", tmp_path / "out"])
+    assert "zero.safetensors: has invalid metadata: input size [0, 0]" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_advice_for_plain_safetensors_weights_is_a_command_that_works(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    weights = tmp_path / "plain.safetensors"
+    save_file(build_network("fast_unet", arguments=ARGS).state_dict(), str(weights))
+    line = dtc_error(capsys, ["segment", weights, "--model", weights, "--out", tmp_path / "out"])
+    advice = re.search(r"`dtc (export [^`]+)`", line).group(1)
+    argv = advice.replace("NAME", "fast_unet").replace("MODEL.safetensors", str(tmp_path / "imported.safetensors"))
+    assert main(argv.split() + ["--arguments", json.dumps(ARGS)]) == 0
+    assert read_model_info(tmp_path / "imported.safetensors").architecture == "fast_unet"
+
+
+def test_segment_into_an_existing_file_is_refused_and_the_file_kept(tmp_path, model, recording, capsys):
+    (tmp_path / "afile").write_text("keep me")
+    assert "afile: is a file, but a folder" in dtc_error(capsys, ["segment", recording, "--model", model,
+                                                                  "--out", tmp_path / "afile"])
+    assert (tmp_path / "afile").read_text() == "keep me"
+
+
+def test_an_empty_seq_nrrd_is_one_line(tmp_path, model, capsys):
+    (tmp_path / "empty.seq.nrrd").write_bytes(b"")
+    line = dtc_error(capsys, ["segment", tmp_path / "empty.seq.nrrd", "--model", model, "--out", tmp_path / "out"])
+    assert "empty.seq.nrrd: is empty (0 bytes)" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_zero_length_space_directions_are_one_line(tmp_path, model, recording, capsys):
+    head, _, body = recording.read_bytes().partition(b"\n\n")
+    head = re.sub(rb"space directions: \([^)]*\)", b"space directions: (0,0,0)", head)
+    (tmp_path / "flat.seq.nrrd").write_bytes(head + b"\n\n" + body)
+    line = dtc_error(capsys, ["segment", tmp_path / "flat.seq.nrrd", "--model", model, "--out", tmp_path / "out"])
+    assert "flat.seq.nrrd: has unusable space directions" in line and "zero length" in line
+
+
+@pytest.mark.parametrize("rate", ["0", "-5", "nan", "inf"])
+def test_simulate_refuses_a_frame_rate_that_is_not_a_rate_and_creates_no_folder(tmp_path, capsys, rate):
+    out = tmp_path / "sim"
+    line = dtc_error(capsys, ["simulate", "--frame-rate", rate, "--frames", "2", "--size", "32x48", "--out", out])
+    assert "--frame-rate" in line
+    assert not out.exists()
+
+
+def test_simulate_refuses_a_size_that_cannot_fit_in_memory_before_allocating_it(tmp_path, capsys):
+    out = tmp_path / "sim"
+    line = dtc_error(capsys, ["simulate", "--size", "100000x100000", "--frames", "2", "--out", out])
+    assert "needs about 1490 GiB" in line and "GiB of memory" in line
+    assert not out.exists()
+
+
+# 9: out-of-range values -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("threshold", ["1.5", "nan", "-1", "0", "1"])
+def test_segment_refuses_a_threshold_that_is_not_a_probability(tmp_path, model, recording, capsys, threshold):
+    line = dtc_error(capsys, ["segment", recording, "--model", model, "--out", tmp_path / "out", "--threshold", threshold])
+    assert f"threshold {float(threshold)} is not a probability" in line
+    assert not (tmp_path / "out").exists()

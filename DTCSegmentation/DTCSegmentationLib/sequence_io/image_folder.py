@@ -6,6 +6,7 @@ first image that differs.  Folders carry no geometry: spacing 1 mm, origin 0.
 """
 
 import re
+import struct
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
@@ -31,11 +32,38 @@ def list_images(folder: Path) -> List[Path]:
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
+
+
+def _check_png_size(path: Path) -> None:
+    """Refuse a PNG whose header declares more pixels than its compressed data can hold.
+
+    OpenCV allocates the whole image as soon as it has read the header, so a damaged or hostile
+    header (a few bytes claiming 30000 x 30000) would cost gigabytes before decoding fails.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(26)
+    if len(head) < 26 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return  # not a PNG header OpenCV could trust either: it refuses the file itself
+    width, height = struct.unpack(">II", head[16:24])
+    depth, samples = head[24], _PNG_SAMPLES.get(head[25], 4)
+    declared = width * height * samples * max(depth, 8) // 8
+    # deflate never expands data more than 1032-fold
+    if declared > 1032 * path.stat().st_size + 1024:
+        raise SequenceReadError(f"declares {width} x {height} pixels, more than its {path.stat().st_size} bytes can hold "
+                                "(damaged file).", path, "Replace or remove the damaged file.")
+
+
 def read_image(path: Path) -> np.ndarray:
     """One image as ``(H, W)`` or ``(H, W, 3)`` RGB, in its stored dtype."""
+    if path.suffix.lower() == ".png":
+        _check_png_size(path)
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise SequenceReadError("cannot be read as an image.", path, "Replace or remove the damaged file.")
+    if image.ndim == 3 and image.shape[2] == 2:
+        return image[:, :, 0]  # gray and alpha: the gray is the image
     if image.ndim == 3:
         code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
         image = cv2.cvtColor(image, code)

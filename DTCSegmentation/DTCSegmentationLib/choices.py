@@ -28,5 +28,8 @@ NETWORK_NAMES = ("fast_unet", "unet", "unet_plus_plus")
 FLOW_METHODS = ("farneback", "dis_ultrafast", "dis_fast", "dis_medium")
 """Dense optical-flow methods (``DTCSegmentationLib.temporal.flow``)."""
 
+PSEUDO_LABEL_TRANSFORMS = ("hflip", "vflip", "rot180")
+"""Exact geometric transforms for the student's equivariance pseudo-labels (``DTCTrainingLib.losses.pseudo_labels``)."""
+
 SIMULATION_DIFFICULTIES = ("easy", "default", "hard")
 """Simulator difficulty presets (``DTCSegmentationLib.simulation.config.DIFFICULTIES``)."""

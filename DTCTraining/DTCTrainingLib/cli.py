@@ -1,7 +1,8 @@
 """The ``dtc`` command: one entry point for simulation, segmentation and training.
 
 User errors (:class:`DTCSegmentationLib.errors.DTCError`) end in one line on stderr and
-exit status 2; Ctrl-C ends with status 130 and leaves no half-written output.
+exit status 2; Ctrl-C ends with status 130, leaves no half-written output and says what was
+kept on purpose (a training run's checkpoint).
 """
 
 import argparse
@@ -52,8 +53,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except DTCError as error:
         print(f"dtc {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"dtc {args.command}: interrupted; no partial output was kept.", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        # A command that keeps something on purpose (training's checkpoint) says what, in the interrupt itself.
+        kept = str(interrupt) or "no partial output was kept"
+        print(f"dtc {args.command}: interrupted; {kept}.", file=sys.stderr)
         return 130
 
 

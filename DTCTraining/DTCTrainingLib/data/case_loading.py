@@ -4,6 +4,7 @@ Training frames are small (256 x 448 x 1 byte), so a whole dataset of a few thou
 frames fits in memory; loading each case once makes every later frame look-up O(1).
 """
 
+import logging
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -14,6 +15,8 @@ from DTCSegmentationLib.sequence_io import read_sequence
 from DTCSegmentationLib.sequence_io.image_folder import read_image
 
 from DTCTrainingLib.data.manifest import Case
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,7 +91,12 @@ def load_case(case: Case, size: Tuple[int, int], channels: int = 1, mode: str = 
     frames = np.stack([fit_frame(f, size, channels, mode)[0] for f in _read_frames(case.frames)])
     masks = np.zeros(frames.shape[:3], np.uint8)
     labelled = np.zeros(len(frames), bool)
+    labels = set()
     for index, mask in read_case_masks(case, len(frames)).items():
+        labels.update(np.unique(mask[np.asarray(mask) != 0]).tolist())
         masks[index] = to_training_mask(mask, size, mode)
         labelled[index] = True
+    if len(labels) > 1:
+        log.warning("note: the masks of case %r hold the labels %s; every non-zero label is trained as prostate.",
+                    case.id, ", ".join(f"{v:g}" for v in sorted(labels)))
     return CaseArrays(case=case, frames=frames, masks=masks, labelled=labelled)

@@ -10,13 +10,14 @@ import itertools
 from pathlib import Path
 from typing import Dict, Optional
 
+import numpy as np
 from tqdm import tqdm
 
 from DTCSegmentationLib.atomic import output_folder
 from DTCSegmentationLib.choices import MASK_FORMATS
 from DTCSegmentationLib.errors import DTCError, PathLike
 from DTCSegmentationLib.inference.overlay import draw_contour
-from DTCSegmentationLib.inference.preprocessing import probability_to_uint8
+from DTCSegmentationLib.inference.preprocessing import float_value_range, probability_to_uint8
 from DTCSegmentationLib.inference.segmenter import Segmenter
 from DTCSegmentationLib.sequence_io import open_sequence, open_writer
 from DTCSegmentationLib.sequence_io.naming import recording_stem
@@ -63,9 +64,11 @@ def _segment(segmenter: Segmenter, reader, source: Path, out: Path, mask_format:
         }
         times = reader.frame_times
         with reader:
+            # Float recordings are scaled by their whole range, which takes one extra pass to know.
+            value_range = float_value_range(reader, str(source)) if np.issubdtype(reader.dtype, np.floating) else None
             # tee holds at most one batch of frames: the model side runs ahead by a batch.
             shown, fed = itertools.tee(reader)
-            results = zip(shown, segmenter.segment_stream(fed))
+            results = zip(shown, segmenter.segment_stream(fed, value_range))
             for frame, result in tqdm(results, total=None if times is None else len(times), desc="segment",
                                       unit="frame", disable=None if progress is None else not progress):
                 time = float(times[frames_done]) if times is not None and frames_done < len(times) else None
@@ -73,7 +76,7 @@ def _segment(segmenter: Segmenter, reader, source: Path, out: Path, mask_format:
                 if "probabilities" in writers:
                     writers["probabilities"].write(probability_to_uint8(result.probability), time)
                 if "overlay" in writers:
-                    writers["overlay"].write(draw_contour(frame, result.mask), time)
+                    writers["overlay"].write(draw_contour(frame, result.mask, value_range=value_range), time)
                 with_prostate += bool(result.mask.any())
                 frames_done += 1
     return {**outputs, "frames": frames_done, "frames_with_prostate": with_prostate}

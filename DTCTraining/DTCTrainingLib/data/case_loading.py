@@ -10,7 +10,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from DTCSegmentationLib.errors import DTCError
-from DTCSegmentationLib.inference.preprocessing import fit_frame, fit_mask
+from DTCSegmentationLib.inference.preprocessing import fit_frame, fit_mask, float_value_range
 from DTCSegmentationLib.sequence_io import read_sequence
 from DTCSegmentationLib.sequence_io.image_folder import read_image
 
@@ -88,7 +88,9 @@ def load_case(case: Case, size: Tuple[int, int], channels: int = 1, mode: str = 
     Raises:
         DTCError: a file cannot be read, or frames and masks disagree in number.
     """
-    frames = np.stack([fit_frame(f, size, channels, mode)[0] for f in _read_frames(case.frames)])
+    raw = _read_frames(case.frames)
+    value_range = float_value_range(raw, f"case {case.id!r}") if np.issubdtype(raw[0].dtype, np.floating) else None
+    frames = np.stack([fit_frame(f, size, channels, mode, value_range)[0] for f in raw])
     masks = np.zeros(frames.shape[:3], np.uint8)
     labelled = np.zeros(len(frames), bool)
     labels = set()

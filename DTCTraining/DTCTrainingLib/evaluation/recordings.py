@@ -20,7 +20,12 @@ from DTCSegmentationLib.sequence_io.naming import distinct_names, recording_stem
 
 from DTCTrainingLib.data.case_loading import read_case_masks
 from DTCTrainingLib.data.layouts import load_dataset
-from DTCTrainingLib.evaluation.scoring import RecordingEvaluation, evaluate_recording, segment_frames
+from DTCTrainingLib.evaluation.scoring import (
+    RecordingEvaluation,
+    evaluate_recording,
+    recording_value_range,
+    segment_frames,
+)
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +175,11 @@ def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording
             raise DTCError(f"two recordings are both named {recording.name!r}.", fix="Give every recording its own name.")
         seen.add(recording.name)
     for recording in recordings:
+        value_range = recording_value_range(recording.frames, recording.name)  # one decision (and note) per recording
         for index, name in enumerate(names):
             segmenter = models[name]
             wrap = (lambda it: progress(it, desc=f"{name}: {recording.name}", total=len(recording.frames))) if progress else None
-            masks, probabilities = segment_frames(segmenter, recording.frames, wrap)
+            masks, probabilities = segment_frames(segmenter, recording.frames, wrap, value_range)
             score = lambda m, p, on_frame=None: evaluate_recording(
                 recording.name, recording.frames, m, p, recording.truth, recording.geometry, recording.frame_times,
                 flicker_dice, on_frame)

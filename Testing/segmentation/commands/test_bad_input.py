@@ -10,7 +10,7 @@ import torch
 from DTCSegmentationLib.inference.segmenter import Segmenter
 from DTCSegmentationLib.networks import build_network
 from DTCSegmentationLib.networks.model_file import load_model, read_model_info
-from DTCSegmentationLib.sequence_io import write_sequence
+from DTCSegmentationLib.sequence_io import read_sequence, write_sequence
 from DTCSegmentationLib.sequence_io.frame_sequence import FrameSequence
 from DTCTrainingLib.cli import main
 from samples import dtc_error, tiny_model_file
@@ -155,3 +155,38 @@ def test_segment_refuses_a_threshold_that_is_not_a_probability(tmp_path, model, 
     line = dtc_error(capsys, ["segment", recording, "--model", model, "--out", tmp_path / "out", "--threshold", threshold])
     assert f"threshold {float(threshold)} is not a probability" in line
     assert not (tmp_path / "out").exists()
+
+
+# 5: float frames in [0, 1] ---------------------------------------------------------------------------------------
+
+def test_float_frames_in_0_1_are_segmented_like_their_8_bit_originals_with_one_note(tmp_path, capsys, caplog):
+    from samples import recording as simulated
+
+    sweep = simulated(num_frames=5)
+    bytes_path = write_sequence(tmp_path / "bytes.seq.nrrd", sweep)
+    unit_path = write_sequence(tmp_path / "unit.seq.nrrd", FrameSequence(sweep.frames.astype(np.float32) / 255.0,
+                                                                         sweep.geometry, sweep.frame_times))
+    probe = Segmenter.from_file(tiny_model_file(tmp_path / "probe.safetensors"), device="cpu")
+    threshold = float(np.median(probe.probabilities([sweep.frames[0]])[0]))
+    model = tiny_model_file(tmp_path / "m.safetensors", threshold=threshold)
+    masks = {}
+    for name, path in (("bytes", bytes_path), ("unit", unit_path)):
+        caplog.clear()
+        assert main(["segment", str(path), "--model", str(model), "--out", str(tmp_path / name), "--overlay",
+                     "--batch-size", "2"]) == 0
+        masks[name] = read_sequence(json.loads(capsys.readouterr().out)["masks"]).frames
+        notes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("note:")]
+        assert notes == ([] if name == "bytes" else
+                         [f"note: {unit_path}: float frames with values in [0, 1] are read as [0, 1] (multiplied by 255), "
+                          "not as [0, 255]."])
+    assert 0.05 < masks["bytes"].mean() < 0.95  # the model finds something, and not everything
+    assert (masks["unit"] == masks["bytes"]).mean() > 0.999
+
+
+def test_float_frames_in_0_255_are_read_as_they_are():
+    from DTCSegmentationLib.inference.preprocessing import BYTE_RANGE, float_value_range, to_uint8
+
+    frames = np.array([[[0.0, 1.0], [100.0, 254.6]]], np.float32)
+    assert float_value_range(frames) == BYTE_RANGE
+    np.testing.assert_array_equal(to_uint8(frames[0]), [[0, 1], [100, 255]])
+    np.testing.assert_array_equal(to_uint8(np.array([[0.5, np.nan]], np.float32), (0.0, 1.0)), [[128, 0]])

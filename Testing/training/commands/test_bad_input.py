@@ -299,3 +299,46 @@ def test_dataset_check_notes_multi_label_masks(dataset, tmp_path, capsys):
     notes = json.loads(capsys.readouterr().out)["notes"]
     assert notes == ["case000_axial: masks hold the labels 1, 3; training and evaluation count every non-zero label as "
                      "prostate (dtc evaluate --label N scores one label)"]
+
+
+# 5: float frames in [0, 1] ------------------------------------------------------------------------------------
+
+def test_compare_on_float_frames_in_0_1_scores_like_8_bit_and_notes_it_once(tmp_path, capsys, caplog):
+    from samples import recording as simulated
+
+    sweep = simulated(num_frames=4)
+    write_sequence(tmp_path / "bytes.seq.nrrd", sweep)
+    write_sequence(tmp_path / "unit.seq.nrrd", FrameSequence(sweep.frames.astype(np.float32) / 255.0, sweep.geometry,
+                                                             sweep.frame_times))
+    from DTCSegmentationLib.inference.segmenter import Segmenter
+
+    models = []
+    for seed in (1, 2):  # untrained models thresholded at their median probability: masks that vary by frame
+        probe = Segmenter.from_file(tiny_model_file(tmp_path / "probe.safetensors", seed=seed), device="cpu")
+        threshold = float(np.median(probe.probabilities([sweep.frames[0]])[0]))
+        models.append(str(tiny_model_file(tmp_path / f"m{seed}.safetensors", seed=seed, threshold=threshold)))
+        (tmp_path / "probe.safetensors").unlink()
+    areas = {}
+    for name in ("bytes", "unit"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert main(["compare", "--model", models[0], "--model", models[1], "--backend", "eager",
+                         str(tmp_path / f"{name}.seq.nrrd"), "--out", str(tmp_path / f"r_{name}")]) == 0
+        capsys.readouterr()
+        areas[name] = [row["area"] for row in csv_rows(tmp_path / f"r_{name}" / "frames.csv")]
+        notes = [r.getMessage() for r in caplog.records if "float frames with values in [0, 1]" in r.getMessage()]
+        assert len(notes) == (1 if name == "unit" else 0)
+    assert areas["unit"] == areas["bytes"] and len(set(areas["bytes"])) > 1
+
+
+def test_training_reads_float_frames_in_0_1_as_their_8_bit_originals(tmp_path):
+    from DTCTrainingLib.data.case_loading import load_case
+    from DTCTrainingLib.data.manifest import Case
+    from samples import recording as simulated
+
+    sweep = simulated(num_frames=3)
+    write_sequence(tmp_path / "bytes.seq.nrrd", sweep)
+    write_sequence(tmp_path / "unit.seq.nrrd", FrameSequence(sweep.frames.astype(np.float32) / 255.0))
+    loaded = {name: load_case(Case(name, "p", "axial", "train", tmp_path / f"{name}.seq.nrrd"), (32, 48)).frames
+              for name in ("bytes", "unit")}
+    np.testing.assert_array_equal(loaded["unit"], loaded["bytes"])

@@ -19,9 +19,16 @@ from DTCSegmentationLib.errors import DTCError
 from DTCTrainingLib.commands import COMMAND_MODULES as TRAINING_COMMANDS
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error told in one line like every other ``dtc`` error (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help).\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``dtc`` parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dtc",
         description="Temporally consistent prostate segmentation for transrectal ultrasound video.",
     )

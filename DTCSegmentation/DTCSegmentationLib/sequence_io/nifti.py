@@ -63,12 +63,22 @@ class NiftiReader(SequenceReader):
     def __init__(self, path):
         self.path = Path(path)
         try:
-            image = nib.load(str(self.path))
+            # nibabel logs the header fields it repairs; a damaged file is reported once, by us
+            with nib.imageglobals.LoggingOutputSuppressor():
+                image = nib.load(str(self.path))
         except Exception as error:  # nibabel meets arbitrary bytes here and raises whatever its parsing hits
             raise SequenceReadError(f"is not a readable NIfTI file ({type(error).__name__}: {error}).", self.path,
                                     _FIX) from None
         if not isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
             raise SequenceReadError(f"is a {type(image).__name__}, not NIfTI.", self.path, _FIX)
+        try:
+            self._read_header(image)
+        except SequenceReadError:
+            raise
+        except Exception as error:  # nibabel's accessors raise whatever a damaged field makes them hit
+            raise SequenceReadError(f"has a damaged header ({type(error).__name__}: {error}).", self.path, _FIX) from None
+
+    def _read_header(self, image) -> None:
         header = image.header
         shape = tuple(int(s) for s in header.get_data_shape())
         while len(shape) > 4 and shape[-1] == 1:

@@ -13,6 +13,7 @@ header writing is ours because the frame count is only known after streaming.
 
 import gzip
 import shutil
+import warnings
 import zlib
 from pathlib import Path
 from typing import Iterator, Optional
@@ -73,7 +74,9 @@ class NrrdReader(SequenceReader):
     def __init__(self, path):
         self.path = Path(path)
         try:
-            with open(self.path, "rb") as handle:
+            # pynrrd casts header numbers with numpy, which warns on NaN; a bad header is reported once, by us
+            with open(self.path, "rb") as handle, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 header = nrrd.read_header(handle)
                 self._data_offset = handle.tell()
         except OSError as error:

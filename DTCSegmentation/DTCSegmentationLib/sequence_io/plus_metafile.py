@@ -89,7 +89,8 @@ class PlusMetafileReader(SequenceReader):
             direction = np.asarray([float(v) for v in fields.get("TransformMatrix", "1 0 0 0 1 0 0 0 1").split()], float)
             # MetaImage stores the direction cosines by columns (ITK's transposed order).
             matrix = np.eye(4)
-            matrix[:3, :3] = direction.reshape(3, 3).T * np.asarray(spacing[:3])[None, :]
+            with np.errstate(invalid="ignore", over="ignore"):  # inf x 0 becomes NaN, which is refused just below
+                matrix[:3, :3] = direction.reshape(3, 3).T * np.asarray(spacing[:3])[None, :]
             matrix[:3, 3] = origin[:3]
             self.geometry = FrameGeometry.from_ijk_to_lps(matrix)
         except ValueError:
@@ -111,6 +112,9 @@ class PlusMetafileReader(SequenceReader):
             if match:
                 per_frame.setdefault(int(match.group(1)), {})[match.group(2)] = value
         self._keep: List[int] = [i for i in range(total) if per_frame.get(i, {}).get("ImageStatus", "OK").upper() == "OK"]
+        if not self._keep:
+            raise SequenceReadError(f"holds no valid frame: all {total} are marked with an ImageStatus other than OK.",
+                                    self.path, "Record again, or export the recording with its valid frames.")
         stamps = [per_frame.get(i, {}).get("Timestamp") for i in self._keep]
         if all(stamp is None for stamp in stamps):
             times = np.asarray(self._keep, float)  # no timestamps at all: frames are numbered

@@ -342,3 +342,11 @@ def test_training_reads_float_frames_in_0_1_as_their_8_bit_originals(tmp_path):
     loaded = {name: load_case(Case(name, "p", "axial", "train", tmp_path / f"{name}.seq.nrrd"), (32, 48)).frames
               for name in ("bytes", "unit")}
     np.testing.assert_array_equal(loaded["unit"], loaded["bytes"])
+
+
+def test_a_usage_error_is_one_line_too(capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        main(["train", "teacher", "--set"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_status.value.code == 2
+    assert err == ["dtc train: error: argument --set: expected one argument (see dtc train --help)."]

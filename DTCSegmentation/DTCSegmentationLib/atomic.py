@@ -105,7 +105,7 @@ def output_folder(path: PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise SequenceWriteError("is a file, but a folder to write into is needed here.", path,
+        raise SequenceWriteError("must be a folder to write into, but this is a file.", path,
                                  "Name a folder (a new or an existing one).")
     created: List[Path] = []
     for folder in reversed([path, *path.parents]):
@@ -119,7 +119,7 @@ def output_folder(path: PathLike) -> Iterator[Path]:
             created.append(folder)
         elif not folder.is_dir():
             _remove_empty(created)
-            raise SequenceWriteError("is a file, but a folder to write into is needed here.", folder,
+            raise SequenceWriteError("must be a folder to write into, but this is a file.", folder,
                                      "Name a folder whose parents are folders.")
     try:
         yield path

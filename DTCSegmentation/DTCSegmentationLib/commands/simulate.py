@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from DTCSegmentationLib.choices import SIMULATION_DIFFICULTIES
-from DTCSegmentationLib.commands.arguments import frame_size
+from DTCSegmentationLib.commands.arguments import frame_size, seed
 
 FORMATS = {"seq.nrrd": ".seq.nrrd", "nii.gz": ".nii.gz", "nii": ".nii", "png": "", "mp4": ".mp4"}
 
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     parser.add_argument("--view", choices=("axial", "sagittal", "both"), default="axial")
     parser.add_argument("--frames", type=int, default=60, help="frames per view (default 60)")
     parser.add_argument("--size", type=frame_size, default=(256, 448), metavar="HxW", help="frame size (default 256x448)")
-    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same recording bit for bit")
+    parser.add_argument("--seed", type=seed, default=0, help="the same seed gives the same recording bit for bit")
     parser.add_argument("--difficulty", choices=tuple(SIMULATION_DIFFICULTIES), default="default")
     parser.add_argument("--frame-rate", type=float, default=20.0, help="frames per second (default 20)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
@@ -73,7 +73,7 @@ def _simulate(args) -> int:
 
     from DTCSegmentationLib.atomic import check_writable
     from DTCSegmentationLib.sequence_io import open_writer
-    from DTCSegmentationLib.simulation import TrusSimulator, write_preview
+    from DTCSegmentationLib.simulation import SimulationConfig, TrusSimulator, write_preview
 
     height, width = args.size
     suffix = FORMATS[args.format]

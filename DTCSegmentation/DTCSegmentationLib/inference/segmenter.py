@@ -24,7 +24,6 @@ from DTCSegmentationLib.inference.postprocessing import postprocess
 from DTCSegmentationLib.inference.preprocessing import float_value_range, prepare_batch, restore
 from DTCSegmentationLib.networks.model_file import ModelInfo
 
-
 ValueRange = Tuple[float, float]
 
 

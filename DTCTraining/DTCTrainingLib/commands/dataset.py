@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from DTCSegmentationLib.choices import SIMULATION_DIFFICULTIES
-from DTCSegmentationLib.commands.arguments import frame_size
+from DTCSegmentationLib.commands.arguments import frame_size, seed
 
 
 def register(subparsers) -> None:
@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     simulate.add_argument("--labelled-every", type=int, default=1, help="annotate every K-th frame (sparse labels)")
     simulate.add_argument("--val-cases", type=int, default=2)
     simulate.add_argument("--test-cases", type=int, default=0)
-    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--seed", type=seed, default=0)
     simulate.add_argument("--difficulty", choices=SIMULATION_DIFFICULTIES, default="default")
     simulate.add_argument("--overwrite", action="store_true")
     simulate.set_defaults(func=run_simulate)

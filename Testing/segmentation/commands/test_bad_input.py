@@ -113,8 +113,8 @@ def test_the_advice_for_plain_safetensors_weights_is_a_command_that_works(tmp_pa
 
 def test_segment_into_an_existing_file_is_refused_and_the_file_kept(tmp_path, model, recording, capsys):
     (tmp_path / "afile").write_text("keep me")
-    assert "afile: is a file, but a folder" in dtc_error(capsys, ["segment", recording, "--model", model,
-                                                                  "--out", tmp_path / "afile"])
+    line = dtc_error(capsys, ["segment", recording, "--model", model, "--out", tmp_path / "afile"])
+    assert "afile: must be a folder to write into, but this is a file" in line
     assert (tmp_path / "afile").read_text() == "keep me"
 
 
@@ -190,3 +190,23 @@ def test_float_frames_in_0_255_are_read_as_they_are():
     assert float_value_range(frames) == BYTE_RANGE
     np.testing.assert_array_equal(to_uint8(frames[0]), [[0, 1], [100, 255]])
     np.testing.assert_array_equal(to_uint8(np.array([[0.5, np.nan]], np.float32), (0.0, 1.0)), [[128, 0]])
+
+
+# more values out of range -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, words", [
+    (["simulate", "--seed", "-1", "--out", "{out}"], "argument --seed: a seed is a whole number from 0"),
+    (["segment", "{recording}", "--model", "{model}", "--batch-size", "0", "--out", "{out}"], "--batch-size 0 is not"),
+    (["live", "--listen", "0", "--max-message-mb", "-1"], "--max-message-mb -1.0 is out of range"),
+    (["live", "--listen", "0", "--stats-interval", "nan"], "--stats-interval nan is out of range"),
+    (["live", "--listen", "0", "--idle-timeout=-inf"], "--idle-timeout -inf is out of range"),
+])
+def test_more_values_out_of_range_are_one_line_and_write_nothing(tmp_path, model, recording, capsys, argv, words):
+    argv = [part.format(out=tmp_path / "out", model=model, recording=recording) for part in argv]
+    try:
+        status = main(argv)
+    except SystemExit as exit:  # argparse refuses a value of the wrong form itself
+        status = exit.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and words in err[0], err
+    assert not (tmp_path / "out").exists()

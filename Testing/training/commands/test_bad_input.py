@@ -350,3 +350,12 @@ def test_a_usage_error_is_one_line_too(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_status.value.code == 2
     assert err == ["dtc train: error: argument --set: expected one argument (see dtc train --help)."]
+
+
+@pytest.mark.parametrize("argv", [["demo", "--seed", "-3"], ["dataset", "simulate", "--seed", "-5", "--cases", "1"]])
+def test_a_negative_seed_is_one_line_and_writes_nothing(tmp_path, capsys, argv):
+    with pytest.raises(SystemExit) as exit_status:
+        main([*argv, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_status.value.code == 2 and len(err) == 1 and "argument --seed: a seed is a whole number" in err[0]
+    assert not (tmp_path / "out").exists()

@@ -10,7 +10,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List
 
 from DTCSegmentationLib.errors import PathLike, SequenceWriteError
 
@@ -91,3 +91,44 @@ def _remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+@contextlib.contextmanager
+def output_folder(path: PathLike) -> Iterator[Path]:
+    """Yield the folder ``path``, created (with its parents) if missing, for outputs written into it.
+
+    If the block fails, the folders it created are removed again as long as they are empty,
+    so a refused or interrupted run leaves no trace; an existing folder is never removed.
+
+    Raises:
+        SequenceWriteError: ``path`` is a file, or the folder cannot be created.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SequenceWriteError("must be a folder to write into, but this is a file.", path,
+                                 "Name a folder (a new or an existing one).")
+    created: List[Path] = []
+    for folder in reversed([path, *path.parents]):
+        if not folder.exists():
+            try:
+                folder.mkdir()
+            except OSError as error:
+                _remove_empty(created)
+                raise SequenceWriteError(f"cannot be created ({error.strerror or error}).", folder,
+                                         "Choose a folder you can write to.") from None
+            created.append(folder)
+        elif not folder.is_dir():
+            _remove_empty(created)
+            raise SequenceWriteError("must be a folder to write into, but this is a file.", folder,
+                                     "Name a folder whose parents are folders.")
+    try:
+        yield path
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _remove_empty(folders: List[Path]) -> None:
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only succeeds while empty

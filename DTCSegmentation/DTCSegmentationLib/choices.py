@@ -13,6 +13,12 @@ BACKENDS = ("eager", "torchscript", "onnx")
 MODEL_EXPORT_FORMATS = ("onnx", "torchscript")
 """Deployment files ``dtc export`` writes besides the ``.safetensors`` model file itself."""
 
+MODEL_FILE_SUFFIXES = {"safetensors": (".safetensors",), "onnx": (".onnx",), "torchscript": (".pt", ".ts", ".torchscript")}
+"""Each model file format and its suffixes: readers tell the format by the suffix, so a file must carry its own."""
+
+MIN_INPUT_SIZE = 16
+"""The smallest network input height and width (pixels) a model file, an export or a training run may ask for."""
+
 MASK_FORMATS = {"seq.nrrd": ".seq.nrrd", "nii.gz": ".nii.gz", "png": ""}
 """Mask / probability sequence formats and their file suffix (``png``: a folder of images)."""
 
@@ -21,6 +27,9 @@ NETWORK_NAMES = ("fast_unet", "unet", "unet_plus_plus")
 
 FLOW_METHODS = ("farneback", "dis_ultrafast", "dis_fast", "dis_medium")
 """Dense optical-flow methods (``DTCSegmentationLib.temporal.flow``)."""
+
+PSEUDO_LABEL_TRANSFORMS = ("hflip", "vflip", "rot180")
+"""Exact geometric transforms for the student's equivariance pseudo-labels (``DTCTrainingLib.losses.pseudo_labels``)."""
 
 SIMULATION_DIFFICULTIES = ("easy", "default", "hard")
 """Simulator difficulty presets (``DTCSegmentationLib.simulation.config.DIFFICULTIES``)."""

@@ -1,7 +1,8 @@
 """The ``dtc`` command: one entry point for simulation, segmentation and training.
 
 User errors (:class:`DTCSegmentationLib.errors.DTCError`) end in one line on stderr and
-exit status 2; Ctrl-C ends with status 130 and leaves no half-written output.
+exit status 2; Ctrl-C ends with status 130, leaves no half-written output and says what was
+kept on purpose (a training run's checkpoint).
 """
 
 import argparse
@@ -18,9 +19,16 @@ from DTCSegmentationLib.errors import DTCError
 from DTCTrainingLib.commands import COMMAND_MODULES as TRAINING_COMMANDS
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error told in one line like every other ``dtc`` error (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help).\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``dtc`` parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dtc",
         description="Temporally consistent prostate segmentation for transrectal ultrasound video.",
     )
@@ -52,8 +60,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except DTCError as error:
         print(f"dtc {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"dtc {args.command}: interrupted; no partial output was kept.", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        # A command that keeps something on purpose (training's checkpoint) says what, in the interrupt itself.
+        kept = str(interrupt) or "no partial output was kept"
+        print(f"dtc {args.command}: interrupted; {kept}.", file=sys.stderr)
         return 130
 
 

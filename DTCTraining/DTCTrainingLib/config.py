@@ -7,15 +7,34 @@ resolved configuration is saved with every run, so a run can always be repeated.
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from DTCSegmentationLib.choices import MIN_INPUT_SIZE
 from DTCSegmentationLib.errors import DTCError, PathLike
 
 
 class ConfigError(DTCError):
     """A configuration file or override that does not fit the configuration schema."""
+
+
+def _check(section: str, rules) -> None:
+    """Raise :class:`ConfigError` for the first ``(field, value, holds, expected)`` rule that does not hold.
+
+    A value of the right type can still make training fail deep inside PyTorch (a negative
+    learning rate), loop without learning (zero epochs) or train on nothing (a 7-pixel input).
+    """
+    for name, value, holds, expected in rules:
+        if not holds:
+            key = f"{section}.{name}" if section else name
+            raise ConfigError(f"{key} = {value!r} is out of range: it must be {expected}.",
+                              fix=f"Set {key} to {expected} (the default is the method's).")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 @dataclass
@@ -31,6 +50,16 @@ class DataConfig:
     clip_length: int = 3
     frame_gap: int = 1
     workers: int = 0
+
+    def __post_init__(self):
+        _check("data", [
+            ("height", self.height, self.height >= MIN_INPUT_SIZE, f"at least {MIN_INPUT_SIZE} pixels"),
+            ("width", self.width, self.width >= MIN_INPUT_SIZE, f"at least {MIN_INPUT_SIZE} pixels"),
+            ("in_channels", self.in_channels, self.in_channels in (1, 3), "1 (gray) or 3 (RGB)"),
+            ("clip_length", self.clip_length, self.clip_length >= 2, "at least 2 frames (consistency needs pairs)"),
+            ("frame_gap", self.frame_gap, self.frame_gap >= 1, "at least 1"),
+            ("workers", self.workers, self.workers >= 0, "0 or more"),
+        ])
 
 
 @dataclass
@@ -58,6 +87,21 @@ class OptimConfig:
     amp: bool = False
     steps_per_epoch: int = 0  # 0: one pass over the training set
 
+    def __post_init__(self):
+        _check("optim", [
+            ("epochs", self.epochs, self.epochs >= 1, "at least 1"),
+            ("batch_size", self.batch_size, self.batch_size >= 1, "at least 1"),
+            ("lr", self.lr, _finite(self.lr) and self.lr >= 0, "0 (weights frozen) or a positive number"),
+            ("weight_decay", self.weight_decay, _finite(self.weight_decay) and self.weight_decay >= 0, "0 or more"),
+            ("t0", self.t0, self.t0 >= 1, "at least 1 epoch"),
+            ("t_mult", self.t_mult, self.t_mult >= 1, "at least 1"),
+            ("eta_min", self.eta_min, _finite(self.eta_min) and self.eta_min >= 0, "0 or more"),
+            ("grad_clip", self.grad_clip, _finite(self.grad_clip) and self.grad_clip > 0, "a positive number"),
+            ("accumulate", self.accumulate, self.accumulate >= 1, "at least 1"),
+            ("patience", self.patience, self.patience >= 0, "0 (stop after the first epoch) or more"),
+            ("steps_per_epoch", self.steps_per_epoch, self.steps_per_epoch >= 0, "0 (a whole pass) or more"),
+        ])
+
 
 @dataclass
 class TeacherConfig:
@@ -68,6 +112,10 @@ class TeacherConfig:
     # A model file to start from instead of random weights (fine-tuning, e.g. on corrected
     # frames): its architecture and arguments must be the configured network's.
     init: str = ""
+
+    def __post_init__(self):
+        _check("teacher", [("bce_weight", self.bce_weight, _finite(self.bce_weight) and 0 <= self.bce_weight <= 1,
+                            "between 0 and 1")])
 
 
 @dataclass
@@ -95,13 +143,24 @@ class StudentConfig:
     global_tap: str = ""
 
     def __post_init__(self):
-        from DTCSegmentationLib.choices import FLOW_METHODS
+        from DTCSegmentationLib.choices import FLOW_METHODS, PSEUDO_LABEL_TRANSFORMS
 
         if self.pseudo_label_source not in ("student", "teacher"):
             raise ConfigError(f"student.pseudo_label_source = {self.pseudo_label_source!r}.",
                               fix="Use student or teacher.")
         if self.flow_method not in FLOW_METHODS:
             raise ConfigError(f"student.flow_method = {self.flow_method!r}.", fix=f"Use one of {', '.join(FLOW_METHODS)}.")
+        weights = ("weight_seg", "weight_kd", "weight_consistency", "weight_prototype")
+        _check("student", [(name, getattr(self, name), _finite(getattr(self, name)) and getattr(self, name) >= 0,
+                            "0 (off) or a positive weight") for name in weights] + [
+            ("kd_temperature", self.kd_temperature, _finite(self.kd_temperature) and self.kd_temperature > 0,
+             "a positive number"),
+            ("foreground_quantile", self.foreground_quantile,
+             _finite(self.foreground_quantile) and 0 <= self.foreground_quantile <= 1, "between 0 and 1"),
+            ("pseudo_label_transforms", self.pseudo_label_transforms,
+             bool(self.pseudo_label_transforms) and set(self.pseudo_label_transforms) <= set(PSEUDO_LABEL_TRANSFORMS),
+             f"one or more of {', '.join(PSEUDO_LABEL_TRANSFORMS)}"),
+        ])
 
 
 @dataclass
@@ -115,6 +174,9 @@ class TrainingConfig:
     student: StudentConfig = field(default_factory=StudentConfig)
     seed: int = 0
     device: str = "auto"
+
+    def __post_init__(self):
+        _check("", [("seed", self.seed, 0 <= self.seed < 2**32, "a whole number from 0 to 2**32 - 1")])
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -157,14 +219,14 @@ def _coerce(value: Any, default: Any, name: str, source: Optional[Path]) -> Any:
             if isinstance(default, int) and float(value) != number:
                 raise ValueError
             return number
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pass
     elif isinstance(default, str):
         return str(value)
     elif isinstance(default, list):
         if isinstance(value, str):
             return [item for item in value.split(",") if item]
-        if isinstance(value, list):
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return value
     elif isinstance(default, dict) and isinstance(value, dict):
         return value

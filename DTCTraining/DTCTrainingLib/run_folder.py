@@ -2,7 +2,11 @@
 
 A run folder ``RUN/`` holds, per stage (``teacher`` or ``student``):
 
-* ``RUN/<stage>.safetensors``: the best model of the stage (by validation Dice);
+* ``RUN/<stage>.safetensors``: the best model of the stage (by validation Dice), once the stage
+  has finished;
+* ``RUN/<stage>_best_so_far.safetensors``: while the stage runs (and after it was interrupted),
+  the best weights so far; named so that nobody mistakes them for a finished model, and renamed
+  to ``<stage>.safetensors`` when the stage finishes;
 * ``RUN/<stage>_checkpoint.pt``: the latest epoch's full state, for resuming
   (weights, optimiser, scheduler, RNG; tensors only, loaded with ``weights_only=True``);
 
@@ -17,9 +21,22 @@ STAGES = ("teacher", "student")
 EVENTS_NAME = "events.jsonl"
 
 
-def model_path(run_dir: PathLike, stage: str) -> Path:
-    """``run_dir/<stage>.safetensors``: the stage's best model."""
+def finished_model_path(run_dir: PathLike, stage: str) -> Path:
+    """``run_dir/<stage>.safetensors``: the best model of a finished stage."""
     return Path(run_dir) / f"{stage}.safetensors"
+
+
+def best_so_far_path(run_dir: PathLike, stage: str) -> Path:
+    """``run_dir/<stage>_best_so_far.safetensors``: the best weights of a stage that has not finished."""
+    return Path(run_dir) / f"{stage}_best_so_far.safetensors"
+
+
+def model_path(run_dir: PathLike, stage: str) -> Path:
+    """The stage's model to use: the finished one if there is one, else the best so far of an unfinished stage
+    if there is one, else the (missing) finished one's path."""
+    finished = finished_model_path(run_dir, stage)
+    unfinished = best_so_far_path(run_dir, stage)
+    return unfinished if not finished.is_file() and unfinished.is_file() else finished
 
 
 def checkpoint_path(run_dir: PathLike, stage: str) -> Path:

@@ -54,6 +54,10 @@ class TrainingError(DTCError):
     """A training run that cannot start or continue (no labelled frames, missing teacher, ...)."""
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or the panel's Cancel) during a stage; ``str()`` says what the run folder kept."""
+
+
 def weights_digest(model: nn.Module) -> str:
     """SHA-1 of all weights and buffers, to compare runs and ranks bit for bit."""
     digest = hashlib.sha1()
@@ -126,7 +130,8 @@ class Trainer:
         self._emit = emit
         self.progress = progress or (lambda iterable, **_: iterable)
         self.checkpoint_path = run_folder.checkpoint_path(self.run_dir, stage)
-        self.model_path = run_folder.model_path(self.run_dir, stage)
+        self.model_path = run_folder.finished_model_path(self.run_dir, stage)
+        self.best_so_far_path = run_folder.best_so_far_path(self.run_dir, stage)
         torch.manual_seed(config.seed)
         self.info, self.model, self.teacher = self._build_models(teacher)
         self.train_cases, self.val_cases = self._load_data()
@@ -169,6 +174,10 @@ class Trainer:
                 self._start_from(model, info, Path(config.teacher.init))
             return info, model, None
         if teacher_path is None or not Path(teacher_path).is_file():
+            unfinished = teacher_path is not None and run_folder.best_so_far_path(Path(teacher_path).parent, "teacher")
+            if unfinished and unfinished.is_file():
+                raise TrainingError(f"the teacher stage has not finished (only {unfinished.name} is there).",
+                                    teacher_path, "Finish it with `dtc train teacher --resume`, or pass --teacher FILE.")
             raise TrainingError("the student stage needs a trained teacher model file.", teacher_path,
                                 "Train the teacher first (`dtc train teacher`) or pass --teacher FILE.")
         # The student starts as a copy of the teacher (METHOD.md): same network, same weights.
@@ -272,7 +281,30 @@ class Trainer:
             "seed": self.config.seed, "dtc_version": __version__, "torch": torch.__version__,
             "config": self.config.to_dict(),
         }
-        save_model(self.model_path, self.model, self.info, overwrite=True)
+        save_model(self.best_so_far_path, self.model, self.info, overwrite=True)
+
+    def _finish_model(self) -> None:
+        """The stage is over: its best weights become the finished model (renamed, so never half there)."""
+        if not self.ddp.main:
+            return
+        if self.best_so_far_path.is_file():
+            os.replace(self.best_so_far_path, self.model_path)
+        elif not self.model_path.is_file():  # e.g. validation Dice never became a number
+            raise TrainingError(f"{self.stage} training ended without a model: no epoch improved validation Dice "
+                                f"(best {self.state['best_dice']}).", self.run_dir,
+                                "Check the validation masks and the learning rate, then train again in a new --out.")
+
+    def interrupted(self) -> TrainingInterrupted:
+        """What an interruption leaves: the checkpoint to resume from and the unfinished best weights, by name."""
+        state, epochs = self.state, self.config.optim.epochs
+        if not self.checkpoint_path.is_file():
+            return TrainingInterrupted(f"no {self.stage} epoch had finished, so {self.run_dir} holds no checkpoint or "
+                                       "model of it")
+        kept = f"kept {self.checkpoint_path} (epoch {state['epoch']} of {epochs}; continue with --resume)"
+        if self.best_so_far_path.is_file():
+            kept += (f" and the unfinished stage's best weights so far, {self.best_so_far_path} (epoch "
+                     f"{state['best_epoch']}, validation Dice {state['best_dice']:.4f})")
+        return TrainingInterrupted(kept)
 
     # ------------------------------------------------------------------ steps
     def _batches(self, epoch: int) -> DataLoader:
@@ -385,7 +417,17 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def run(self, resume: bool = False) -> Path:
-        """Train until the epoch budget or early stopping; returns the best model file."""
+        """Train until the epoch budget or early stopping; returns the best model file.
+
+        Raises:
+            TrainingInterrupted: on Ctrl-C, saying what the run folder kept.
+        """
+        try:
+            return self._run(resume)
+        except KeyboardInterrupt:
+            raise self.interrupted() from None
+
+    def _run(self, resume: bool) -> Path:
         if resume and self.load_checkpoint():
             self.emit({"event": "resumed", "epoch": self.state["epoch"]})
         elif self.checkpoint_path.exists() and not resume:
@@ -419,6 +461,8 @@ class Trainer:
             if self.state["stale_epochs"] >= config.optim.patience:
                 self.emit({"event": "early_stop", "epoch": epoch + 1, "best_epoch": self.state["best_epoch"]})
                 break
+        self._finish_model()
+        self.ddp.barrier()
         digest = weights_digest(self.model)
         if self.ddp.enabled:  # every rank records its weights, so identical replicas can be checked
             (self.run_dir / f"{self.stage}_rank{self.ddp.rank}.sha1").write_text(digest + "\n")

@@ -63,3 +63,10 @@ def test_choices_are_checked():
     with pytest.raises(ConfigError, match="flow_method"):
         load_config(overrides=["student.flow_method=raft"])
     assert load_config(overrides=["student.pseudo_label_source=teacher"]).student.pseudo_label_source == "teacher"
+
+
+def test_the_pseudo_label_transforms_offered_are_the_losses():
+    from DTCSegmentationLib.choices import PSEUDO_LABEL_TRANSFORMS
+    from DTCTrainingLib.losses.pseudo_labels import GEOMETRIC_TRANSFORMS
+
+    assert set(PSEUDO_LABEL_TRANSFORMS) == set(GEOMETRIC_TRANSFORMS)

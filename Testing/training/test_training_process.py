@@ -57,7 +57,8 @@ def test_cancel_keeps_a_resumable_checkpoint_and_resume_finishes(dataset, tmp_pa
     assert 1 <= stopped_after < 4
     leftovers = [path.name for path in out.rglob("*") if "partial" in path.name or path.name.startswith(".")]
     assert leftovers == []
-    assert process.model_path() == out / "teacher.safetensors"  # the best model so far is usable already
+    # the best model so far is usable already, under a name that says the stage has not finished
+    assert process.model_path() == out / "teacher_best_so_far.safetensors" and not (out / "teacher.safetensors").exists()
     fraction, text = process.progress()
     assert stopped_after / 4 <= fraction < 1 and text.startswith("teacher epoch")
     assert any("interrupted" in line for line in process.read_log()) and process.read_log() == []

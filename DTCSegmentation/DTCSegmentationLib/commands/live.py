@@ -1,6 +1,7 @@
 """``dtc live``: segment a live OpenIGTLink image stream (PlusServer, a scanner, 3D Slicer) and send masks back."""
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -77,6 +78,12 @@ def run(args) -> int:
     for name, port in (("--port", args.port), ("--listen", args.listen)):
         if port is not None and not 0 <= port <= 65535:
             raise DTCError(f"{name} {port} is not a TCP port.", fix=f"Use a {name} between 1 and 65535.")
+    for name, value, positive, expected in (("--max-message-mb", args.max_message_mb, True, "a size in MB above 0"),
+                                            ("--stats-interval", args.stats_interval, True, "seconds above 0"),
+                                            ("--idle-timeout", args.idle_timeout, False, "seconds, 0 for never"),
+                                            ("--duration", args.duration, False, "seconds, 0 or more")):
+        if value is not None and not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+            raise DTCError(f"{name} {value} is out of range.", fix=f"Give {name} {expected}.")
     model_path = model_or_default(args.model)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s dtc live: %(message)s")

@@ -34,6 +34,10 @@ def run(args) -> int:
     from DTCSegmentationLib.inference.segmenter import Segmenter
     from DTCSegmentationLib.networks.default_model import model_or_default
 
+    if args.batch_size < 1:
+        from DTCSegmentationLib.errors import DTCError
+
+        raise DTCError(f"--batch-size {args.batch_size} is not a number of frames.", fix="Use --batch-size 1 or more.")
     model_path = model_or_default(args.model)
     segmenter = Segmenter.from_file(model_path, device=args.device, backend=args.backend, threshold=args.threshold,
                                     largest_component=not args.keep_all_components, fill_holes=not args.keep_holes,

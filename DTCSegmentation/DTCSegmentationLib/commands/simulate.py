@@ -1,10 +1,13 @@
 """``dtc simulate``: write simulated TRUS recordings with exact masks."""
 
 import json
+import math
+import os
 from pathlib import Path
+from typing import Optional
 
 from DTCSegmentationLib.choices import SIMULATION_DIFFICULTIES, SIMULATION_STYLES
-from DTCSegmentationLib.commands.arguments import frame_size
+from DTCSegmentationLib.commands.arguments import frame_size, seed
 
 FORMATS = {"seq.nrrd": ".seq.nrrd", "nii.gz": ".nii.gz", "nii": ".nii", "png": "", "mp4": ".mp4"}
 
@@ -18,7 +21,7 @@ def register(subparsers) -> None:
     parser.add_argument("--view", choices=("axial", "sagittal", "both"), default="axial")
     parser.add_argument("--frames", type=int, default=60, help="frames per view (default 60)")
     parser.add_argument("--size", type=frame_size, default=(256, 448), metavar="HxW", help="frame size (default 256x448)")
-    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same recording bit for bit")
+    parser.add_argument("--seed", type=seed, default=0, help="the same seed gives the same recording bit for bit")
     parser.add_argument("--difficulty", choices=tuple(SIMULATION_DIFFICULTIES), default="default")
     parser.add_argument("--style", choices=SIMULATION_STYLES, default="classic",
                         help="classic (default: probe at the top, bare image) or clinical (probe at the bottom, "
@@ -33,22 +36,49 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
-    from DTCSegmentationLib.atomic import check_writable
+    from DTCSegmentationLib.atomic import output_folder
     from DTCSegmentationLib.errors import DTCError
-    from DTCSegmentationLib.sequence_io import open_writer
-    from DTCSegmentationLib.simulation import MIN_FRAME_SIZE, SimulationConfig, TrusSimulator, write_preview
 
     if args.frames < 1:
         raise DTCError("--frames must be at least 1.", fix="Ask for one frame or more.")
-    height, width = args.size
+    check_size(*args.size)
+    if not math.isfinite(args.frame_rate) or args.frame_rate <= 0:
+        raise DTCError(f"--frame-rate {args.frame_rate} is not a number of frames per second.",
+                       fix="Use a positive rate like 20.")
+    with output_folder(args.out):
+        return _simulate(args)
+
+
+def check_size(height: int, width: int) -> None:
+    """Refuse a ``--size`` too small to show the anatomy or too large for this machine's memory."""
+    from DTCSegmentationLib.errors import DTCError
+    from DTCSegmentationLib.simulation import MIN_FRAME_SIZE, SimulationConfig
+
     if height < MIN_FRAME_SIZE or width < MIN_FRAME_SIZE:
         raise DTCError(f"--size {height}x{width} is too small to show the anatomy.",
                        fix=f"Ask for at least {MIN_FRAME_SIZE}x{MIN_FRAME_SIZE} pixels (the default is 256x448).")
-    if args.out.exists() and not args.out.is_dir():
-        raise DTCError("--out must be a folder, but this is a file.", args.out, "Name a folder to write into.")
-    args.out.mkdir(parents=True, exist_ok=True)
+    needed, available = SimulationConfig(height=height, width=width).working_memory_bytes(), physical_memory_bytes()
+    if available is not None and needed > available:
+        raise DTCError(f"--size {height}x{width} needs about {needed / 2**30:.0f} GiB to simulate, more than this "
+                       f"machine's {available / 2**30:.0f} GiB of memory.", fix="Ask for a smaller --size (default 256x448).")
+
+
+def physical_memory_bytes() -> Optional[int]:
+    """This machine's memory, or None where the operating system does not say (then nothing is refused)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _simulate(args) -> int:
+    from tqdm import tqdm
+
+    from DTCSegmentationLib.atomic import check_writable
+    from DTCSegmentationLib.sequence_io import open_writer
+    from DTCSegmentationLib.simulation import SimulationConfig, TrusSimulator, write_preview
+
+    height, width = args.size
     suffix = FORMATS[args.format]
     views = ("axial", "sagittal") if args.view == "both" else (args.view,)
     outputs = {}

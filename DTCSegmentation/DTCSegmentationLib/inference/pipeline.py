@@ -10,12 +10,14 @@ import itertools
 from pathlib import Path
 from typing import Dict, Optional
 
+import numpy as np
 from tqdm import tqdm
 
+from DTCSegmentationLib.atomic import output_folder
 from DTCSegmentationLib.choices import MASK_FORMATS
 from DTCSegmentationLib.errors import DTCError, PathLike
 from DTCSegmentationLib.inference.overlay import draw_contour
-from DTCSegmentationLib.inference.preprocessing import probability_to_uint8
+from DTCSegmentationLib.inference.preprocessing import float_value_range, probability_to_uint8
 from DTCSegmentationLib.inference.segmenter import Segmenter
 from DTCSegmentationLib.sequence_io import open_sequence, open_writer
 from DTCSegmentationLib.sequence_io.naming import recording_stem
@@ -39,9 +41,14 @@ def segment_file(segmenter: Segmenter, source: PathLike, out: PathLike, mask_for
     if mask_format not in MASK_FORMATS:
         raise DTCError(f"unknown mask format {mask_format!r}.", fix=f"Use one of {', '.join(MASK_FORMATS)}.")
     reader = open_sequence(source)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = recording_stem(Path(source))
+    with output_folder(out):
+        return _segment(segmenter, reader, Path(source), Path(out), mask_format, probabilities, overlay, overwrite,
+                        progress)
+
+
+def _segment(segmenter: Segmenter, reader, source: Path, out: Path, mask_format: str, probabilities: bool,
+             overlay: bool, overwrite: bool, progress: Optional[bool]) -> Dict[str, object]:
+    stem = recording_stem(source)
     rate = reader.metadata.get("frame_rate") or None
     outputs = {"masks": out / f"{stem}_masks{MASK_FORMATS[mask_format]}"}
     if probabilities:
@@ -57,9 +64,11 @@ def segment_file(segmenter: Segmenter, source: PathLike, out: PathLike, mask_for
         }
         times = reader.frame_times
         with reader:
+            # Float recordings are scaled by their whole range, which takes one extra pass to know.
+            value_range = float_value_range(reader, str(source)) if np.issubdtype(reader.dtype, np.floating) else None
             # tee holds at most one batch of frames: the model side runs ahead by a batch.
             shown, fed = itertools.tee(reader)
-            results = zip(shown, segmenter.segment_stream(fed))
+            results = zip(shown, segmenter.segment_stream(fed, value_range))
             for frame, result in tqdm(results, total=None if times is None else len(times), desc="segment",
                                       unit="frame", disable=None if progress is None else not progress):
                 time = float(times[frames_done]) if times is not None and frames_done < len(times) else None
@@ -67,7 +76,7 @@ def segment_file(segmenter: Segmenter, source: PathLike, out: PathLike, mask_for
                 if "probabilities" in writers:
                     writers["probabilities"].write(probability_to_uint8(result.probability), time)
                 if "overlay" in writers:
-                    writers["overlay"].write(draw_contour(frame, result.mask), time)
+                    writers["overlay"].write(draw_contour(frame, result.mask, value_range=value_range), time)
                 with_prostate += bool(result.mask.any())
                 frames_done += 1
     return {**outputs, "frames": frames_done, "frames_with_prostate": with_prostate}

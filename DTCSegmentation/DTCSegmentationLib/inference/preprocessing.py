@@ -1,8 +1,10 @@
 """Frames to network input and network output back to the frame, identically in training and inference.
 
-Steps for a frame ``(H, W)`` / ``(H, W, C)`` of any integer dtype:
+Steps for a frame ``(H, W)`` / ``(H, W, C)`` of any integer or float dtype:
 1. to 8 bits: 16-bit (and other integer) frames are scaled by their dtype's range -
    never by their own maximum, which changes from frame to frame and would flicker;
+   float frames by the range of their whole recording (:func:`float_value_range`): [0, 1]
+   when every value lies within it (a common export), else [0, 255];
 2. to the network's channels (RGB -> gray by luminance, gray -> repeated RGB);
 3. to the network's size ``(h, w)``: ``resize`` stretches, ``letterbox`` keeps the aspect
    ratio and pads with zeros around the centred content;
@@ -10,11 +12,14 @@ Steps for a frame ``(H, W)`` / ``(H, W, C)`` of any integer dtype:
 Probabilities are mapped back by undoing step 3 exactly, so the mask lies on the frame.
 """
 
+import logging
 from dataclasses import dataclass
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,14 +35,44 @@ class Placement:
     box: Tuple[int, int, int, int]
 
 
-def to_uint8(frame: np.ndarray) -> np.ndarray:
-    """Any integer or float frame to uint8 (integers by dtype range, floats assumed in [0, 255])."""
+BYTE_RANGE = (0.0, 255.0)
+UNIT_RANGE = (0.0, 1.0)
+
+
+def float_value_range(frames: Iterable[np.ndarray], source: str = "") -> Tuple[float, float]:
+    """The range of float ``frames`` (a whole recording, or what is known of it) that maps onto 0-255.
+
+    [0, 1] when every finite value lies within it: frames exported as fractions, which read as
+    [0, 255] would be black and give empty masks.  A note (one per call, so once per recording)
+    says so, naming ``source``.  Anything else is taken as [0, 255], the scale of 8-bit images.
+    """
+    low, high, seen = np.inf, -np.inf, False
+    for frame in frames:
+        values = np.asarray(frame)
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            low, high, seen = min(low, float(finite.min())), max(high, float(finite.max())), True
+    if seen and low >= 0.0 and high <= 1.0 and high > 0.0:
+        log.warning("note: %sfloat frames with values in [0, 1] are read as [0, 1] (multiplied by 255), not as "
+                    "[0, 255].", f"{source}: " if source else "")
+        return UNIT_RANGE
+    return BYTE_RANGE
+
+
+def to_uint8(frame: np.ndarray, value_range: Optional[Tuple[float, float]] = None) -> np.ndarray:
+    """Any integer or float frame to uint8: integers by their dtype's range, floats by ``value_range``
+    (default [0, 255]; NaN becomes 0)."""
     frame = np.asarray(frame)
     if frame.dtype == np.uint8:
         return frame
     if np.issubdtype(frame.dtype, np.integer):
         info = np.iinfo(frame.dtype)
         frame = (frame.astype(np.float32) - info.min) * (255.0 / (info.max - info.min))
+    elif np.issubdtype(frame.dtype, np.floating) or frame.dtype == np.bool_:
+        low, high = value_range or BYTE_RANGE
+        frame = np.nan_to_num(frame.astype(np.float32), nan=low, posinf=high, neginf=low)
+        if (low, high) != BYTE_RANGE:
+            frame = (frame - np.float32(low)) * np.float32(255.0 / (high - low))
     return np.clip(np.rint(frame), 0, 255).astype(np.uint8)
 
 
@@ -68,9 +103,11 @@ def placement(frame_size: Tuple[int, int], size: Tuple[int, int], mode: str) -> 
     return Placement((height, width), ((target_h - content_h) // 2, (target_w - content_w) // 2, content_h, content_w))
 
 
-def fit_frame(frame: np.ndarray, size: Tuple[int, int], channels: int = 1, mode: str = "resize") -> Tuple[np.ndarray, Placement]:
-    """Steps 1-3: a raw frame to uint8 ``(h, w)`` / ``(h, w, 3)`` at the network size, and its placement."""
-    image = to_channels(to_uint8(frame), channels)
+def fit_frame(frame: np.ndarray, size: Tuple[int, int], channels: int = 1, mode: str = "resize",
+              value_range: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, Placement]:
+    """Steps 1-3: a raw frame to uint8 ``(h, w)`` / ``(h, w, 3)`` at the network size, and its placement
+    (``value_range``: of float frames, see :func:`float_value_range`)."""
+    image = to_channels(to_uint8(frame, value_range), channels)
     where = placement(image.shape[:2], size, mode)
     top, left, content_h, content_w = where.box
     if image.shape[:2] != (content_h, content_w):
@@ -101,9 +138,9 @@ def normalize(images: np.ndarray, normalization: Dict[str, float]) -> np.ndarray
 
 
 def prepare_batch(frames: Sequence[np.ndarray], size: Tuple[int, int], channels: int, mode: str,
-                  normalization: Dict[str, float]):
+                  normalization: Dict[str, float], value_range: Optional[Tuple[float, float]] = None):
     """Steps 1-4 for several frames: ``(B, C, h, w)`` float32 and one :class:`Placement` per frame."""
-    fitted = [fit_frame(frame, size, channels, mode) for frame in frames]
+    fitted = [fit_frame(frame, size, channels, mode, value_range) for frame in frames]
     return normalize(np.stack([image for image, _ in fitted]), normalization), [where for _, where in fitted]
 
 

@@ -119,22 +119,37 @@ class _Counters:
 
 
 class _RateLimitedLog:
-    """Warnings of one kind at most every few seconds, so a flood of bad messages cannot flood the log."""
+    """Warnings of one kind at most every few seconds, so a flood of bad messages cannot flood the log.
+
+    Held-back warnings are never lost: the next warning of their kind, or :meth:`flush` (when a
+    connection ends), logs the latest of them with their count.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._last: Dict[str, float] = {}
         self._suppressed: Dict[str, int] = {}
+        self._latest: Dict[str, str] = {}
 
     def warning(self, kind: str, message: str) -> None:
         now = time.monotonic()
         with self._lock:
             if now - self._last.get(kind, -_WARNING_INTERVAL) < _WARNING_INTERVAL:
                 self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+                self._latest[kind] = message
                 return
             self._last[kind] = now
             suppressed = self._suppressed.pop(kind, 0)
+            self._latest.pop(kind, None)
         log.warning("%s%s", message, f" (and {suppressed} more like it)" if suppressed else "")
+
+    def flush(self) -> None:
+        """Log every held-back warning now (the latest of each kind, with how many were held back)."""
+        with self._lock:
+            held = [(self._latest.pop(kind), count) for kind, count in self._suppressed.items() if kind in self._latest]
+            self._suppressed.clear()
+        for message, count in held:
+            log.warning("%s%s", message, f" (the last of {count} like it)" if count > 1 else "")
 
 
 class _Connection:
@@ -198,6 +213,7 @@ class _Connection:
             self.close(reason)
             self._sender.join(self._bridge.config.send_timeout + 1.0)
             self.sock.close()
+            self._bridge._warnings.flush()  # what this connection did wrong is not held back past its end
         return self._reason
 
     def _send_loop(self) -> None:
@@ -254,15 +270,16 @@ class _Connection:
         if fields["header_version"] not in (1, 2) or not _MESSAGE_TYPE.fullmatch(fields["message_type"]):
             raise ProtocolError(f"received bytes that are not OpenIGTLink (header {header[:16]!r}...)")
         size, kind, device = fields["body_size"], fields["message_type"], fields["device_name"]
+        # A message is counted as soon as its header says what it is: its body may never arrive.
         if kind != "IMAGE" or (config.input_device is not None and device != config.input_device):
-            self._discard(size, idle_timeout)
             bridge._counters.add("messages_ignored")
+            self._discard(size, idle_timeout)
             return
         if size > config.max_message_bytes:
+            bridge._counters.add("messages_skipped")
             bridge._warnings.warning("oversized", f"skipped IMAGE {device!r} from {self.peer}: {size} bytes, "
                                                   f"more than the limit of {config.max_message_bytes}")
             self._discard(size, idle_timeout)
-            bridge._counters.add("messages_skipped")
             return
         body = self._receive(size, idle_timeout)
         if config.check_crc and CRC64(body) != struct.unpack(">Q", header[-8:])[0]:

@@ -9,6 +9,7 @@ against the rebuilt network, and never unpickles anything.  Plain PyTorch state 
 """
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from DTCSegmentationLib.atomic import atomic_output
+from DTCSegmentationLib.choices import MIN_INPUT_SIZE
 from DTCSegmentationLib.errors import DTCError, PathLike
 from DTCSegmentationLib.networks import NetworkError, build_network, network_entry
 
@@ -61,6 +63,8 @@ class ModelInfo:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
+        if not isinstance(self.architecture, str):
+            raise ValueError(f"architecture {self.architecture!r} is not a name")
         self.input_size = tuple(int(v) for v in self.input_size)
         entry = network_entry(self.architecture)
         self.local_tap = self.local_tap or entry.local_tap
@@ -79,7 +83,11 @@ class ModelInfo:
             values = json.loads(text)
         except json.JSONDecodeError as error:
             raise ModelFileError(f"has unreadable DTC metadata ({error}).", path, "Re-export the model.") from None
+        if not isinstance(values, dict):
+            raise ModelFileError("has DTC metadata that is not a JSON object.", path, "Re-export the model.")
         version = values.get("format_version", 0)
+        if not isinstance(version, int):
+            raise ModelFileError(f"has an invalid model format version {version!r}.", path, "Re-export the model.")
         if version > FORMAT_VERSION:
             raise ModelFileError(f"was written by a newer DTC (model format {version}).", path,
                                  "Update the DTC extension to load it.")
@@ -87,10 +95,34 @@ class ModelInfo:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ModelFileError(f"has unknown metadata fields {unknown}.", path, "Re-export the model with this DTC version.")
-        info = cls(**values)
-        if info.resize_mode not in ("resize", "letterbox") or info.in_channels not in (1, 3) or len(info.input_size) != 2:
-            raise ModelFileError("has invalid metadata (resize mode, channels or input size).", path, "Re-export the model.")
+        try:
+            info = cls(**values)
+        except (TypeError, ValueError) as error:
+            raise ModelFileError(f"has invalid metadata ({error}).", path, "Re-export the model.") from None
+        problem = info.problem()
+        if problem:
+            raise ModelFileError(f"has invalid metadata: {problem}.", path, "Re-export the model.")
         return info
+
+    def problem(self) -> str:
+        """What makes these values unusable for inference ('' when nothing does)."""
+        size = self.input_size
+        if len(size) != 2 or min(size) < MIN_INPUT_SIZE:
+            return f"input size {list(size)}, expected two sides of at least {MIN_INPUT_SIZE} pixels"
+        if self.resize_mode not in ("resize", "letterbox"):
+            return f"resize mode {self.resize_mode!r}"
+        if self.in_channels not in (1, 3):
+            return f"{self.in_channels} input channels"
+        if not isinstance(self.arguments, dict):
+            return f"network arguments {self.arguments!r} (not an object)"
+        if not isinstance(self.threshold, (int, float)) or not 0.0 < self.threshold < 1.0:
+            return f"threshold {self.threshold!r}, expected a probability strictly between 0 and 1"
+        numbers = [self.normalization.get(key, 1.0) for key in ("scale", "std")] if isinstance(self.normalization, dict) else []
+        if not numbers or not all(isinstance(v, (int, float)) and math.isfinite(v) and v != 0 for v in numbers):
+            return f"normalization {self.normalization!r}"
+        if not self.class_names:
+            return "no class names"
+        return ""
 
     def build(self) -> nn.Module:
         """A freshly initialised network of this architecture."""
@@ -123,7 +155,7 @@ def read_model_info(path: PathLike) -> ModelInfo:
                              "Check the download is complete, or export the model again.") from None
     if METADATA_KEY not in metadata:
         raise ModelFileError("is a safetensors file without DTC metadata.", path,
-                             "Import plain weights with `dtc export --import-weights FILE --architecture NAME`.")
+                             f"Import plain weights with `dtc export {path} --architecture NAME --out MODEL.safetensors`.")
     return ModelInfo.from_json(metadata[METADATA_KEY], path)
 
 
@@ -161,18 +193,28 @@ def load_weights(model: nn.Module, tensors: Dict[str, torch.Tensor], path: Optio
 
 
 def import_state_dict(path: PathLike, info: ModelInfo) -> nn.Module:
-    """Build ``info``'s network and load a plain PyTorch state dict (``.pt`` / ``.pth``) into it.
+    """Build ``info``'s network and load plain weights (``.pt`` / ``.pth`` state dict, ``.safetensors``) into it.
 
-    Uses ``torch.load(weights_only=True)``: tensors only, never arbitrary pickled objects.
+    Uses ``torch.load(weights_only=True)``: tensors only, never arbitrary pickled objects; a
+    ``.safetensors`` file of plain weights (no DTC metadata) is read with safetensors.
     A ``{"state_dict": ...}`` or ``{"model": ...}`` wrapper is unwrapped, and a ``module.``
     prefix (DataParallel / DDP) is removed.
     """
     path = _existing(path)
-    try:
-        loaded = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ModelFileError(f"is not a plain PyTorch state dict ({error}).", path,
-                             "Save weights with torch.save(model.state_dict(), path).") from None
+    if path.suffix.lower() == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            loaded = load_file(str(path), device="cpu")
+        except Exception as error:  # safetensors raises its own SafetensorError and OSError variants
+            raise ModelFileError(f"is not a readable safetensors file ({error}).", path,
+                                 "Check the download is complete.") from None
+    else:
+        try:
+            loaded = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise ModelFileError(f"is not a plain PyTorch state dict ({error}).", path,
+                                 "Save weights with torch.save(model.state_dict(), path).") from None
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
             loaded = loaded[key]
@@ -180,7 +222,10 @@ def import_state_dict(path: PathLike, info: ModelInfo) -> nn.Module:
         raise ModelFileError("does not hold a state dict of tensors.", path,
                              "Save weights with torch.save(model.state_dict(), path).")
     tensors = {name[7:] if name.startswith("module.") else name: value for name, value in loaded.items()}
-    model = info.build()
+    try:
+        model = info.build()
+    except NetworkError as error:
+        raise ModelFileError(f"cannot be imported: {error}", path, "Check --architecture and --arguments.") from None
     load_weights(model, tensors, path)
     return model.eval()
 

@@ -108,9 +108,14 @@ def build_network(name: str, in_channels: int = 1, out_channels: int = 1,
                   arguments: Optional[Dict[str, Any]] = None) -> nn.Module:
     """Build network ``name`` with its defaults updated by ``arguments``; returns a module producing logits."""
     entry = network_entry(name)
+    if arguments is not None and not isinstance(arguments, dict):
+        raise NetworkError(f"network arguments must be a mapping of names to values, got {arguments!r}.",
+                           fix='Write them as a JSON object, e.g. {"features": [16, 32, 64, 128]}.')
     merged = {**entry.defaults, **(arguments or {})}
     try:
         return entry.build(in_channels, out_channels, **merged)
-    except TypeError as error:
-        raise NetworkError(f"network {name!r} does not accept the arguments {merged} ({error}).",
+    except MemoryError:
+        raise
+    except Exception as error:  # constructors (ours and MONAI's) reject bad values with any exception type
+        raise NetworkError(f"network {name!r} does not accept the arguments {merged} ({type(error).__name__}: {error}).",
                            fix="Check the network arguments.") from None

@@ -60,6 +60,8 @@ def open_sequence(path: PathLike) -> SequenceReader:
         from DTCSegmentationLib.sequence_io.image_folder import ImageFolderReader
 
         return ImageFolderReader(path)
+    if path.stat().st_size == 0:
+        raise SequenceReadError("is empty (0 bytes).", path, "Copy or export the recording again.")
     suffix = _suffix(path)
     if suffix in NRRD_SUFFIXES:
         from DTCSegmentationLib.sequence_io.nrrd import NrrdReader

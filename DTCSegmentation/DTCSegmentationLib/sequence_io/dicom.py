@@ -24,7 +24,12 @@ except ImportError:  # pydicom < 3 (Python 3.9, e.g. Slicer 5.8)
     pixels = None
 
 from DTCSegmentationLib.errors import SequenceReadError
-from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, SequenceReader, default_frame_times
+from DTCSegmentationLib.sequence_io.frame_sequence import (
+    FrameGeometry,
+    SequenceReader,
+    checked_frame_times,
+    default_frame_times,
+)
 
 _FIX = "Check it is a complete DICOM ultrasound file (export the cine loop again from the scanner or PACS)."
 
@@ -66,9 +71,10 @@ class DicomReader(SequenceReader):
         self.dtype = np.dtype(f"{'i' if signed else 'u'}{max(bits, 8) // 8}")
         self.geometry = FrameGeometry(spacing=_spacing_mm(dataset))
         vector = getattr(dataset, "FrameTimeVector", None)
-        if vector is not None and len(vector) == self.num_frames:
+        if vector is not None:
             # FrameTimeVector holds increments (ms) from the previous frame, the first one 0.
-            self.frame_times = np.cumsum([float(v) for v in vector]) / 1000.0
+            increments = np.atleast_1d(np.asarray(vector, dtype=float))
+            self.frame_times = checked_frame_times(np.cumsum(increments) / 1000.0, self.num_frames, self.path)
         else:
             frame_time_ms = float(getattr(dataset, "FrameTime", 0) or 0)
             self.frame_times = default_frame_times(self.num_frames, 1000.0 / frame_time_ms if frame_time_ms > 0 else 0.0)

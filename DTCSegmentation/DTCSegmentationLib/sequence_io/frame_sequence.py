@@ -109,6 +109,45 @@ def default_frame_times(num_frames: int, frame_rate: float = 0.0) -> np.ndarray:
     return index / frame_rate if frame_rate and frame_rate > 0 else index
 
 
+TIMES_FIX = "Give every frame one time in seconds, in recording order (or none: frames are then numbered 0, 1, 2 ...)."
+
+
+def checked_frame_times(times, count: int, path: Optional[Path] = None) -> np.ndarray:
+    """``times`` as ``(count,)`` seconds if there is one finite time per frame and they never go backwards.
+
+    Raises:
+        SequenceReadError: naming ``path`` and the first frame whose time is wrong.
+    """
+    times = np.asarray(times, dtype=float).reshape(-1)
+    if len(times) != count:
+        raise SequenceReadError(f"has {len(times)} frame times for {count} frames.", path, TIMES_FIX)
+    bad = np.flatnonzero(~np.isfinite(times))
+    if len(bad):
+        raise SequenceReadError(f"gives frame {bad[0]} the time {times[bad[0]]}, which is not a number of seconds.",
+                                path, TIMES_FIX)
+    back = np.flatnonzero(np.diff(times) < 0)
+    if len(back):
+        index = back[0] + 1
+        raise SequenceReadError(f"has frame times that go backwards: frame {index} at {times[index]:g} s comes after "
+                                f"{times[index - 1]:g} s.", path, TIMES_FIX)
+    return times
+
+
+def read_up_to(stream, size: int, chunk: int = 1 << 20) -> bytes:
+    """Up to ``size`` bytes of a (decompressing) stream, read a chunk at a time: a stream that ends early never
+    costs ``size`` bytes of memory, however large the header said a frame is."""
+    if size <= chunk:
+        return stream.read(size)
+    parts, remaining = [], size
+    while remaining:
+        part = stream.read(min(chunk, remaining))
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
+
+
 @dataclass
 class FrameSequence:
     """A whole recording in memory.

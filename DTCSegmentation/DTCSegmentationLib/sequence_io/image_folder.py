@@ -6,6 +6,8 @@ first image that differs.  Folders carry no geometry: spacing 1 mm, origin 0.
 """
 
 import re
+import struct
+import zlib
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
@@ -31,11 +33,57 @@ def list_images(folder: Path) -> List[Path]:
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
+
+
+def _check_png(path: Path) -> None:
+    """Refuse a PNG whose chunks are damaged or whose header declares more pixels than its data can hold.
+
+    OpenCV allocates the whole image as soon as it has read the header, so a damaged or hostile
+    header (a few bytes claiming 30000 x 30000) would cost gigabytes before decoding fails; and
+    libpng prints its own complaints about damaged chunks on stderr, which we say once, here.
+    """
+    data = path.read_bytes()
+    if not data.startswith(_PNG_SIGNATURE):
+        return  # not PNG inside: OpenCV refuses it (or reads whatever it really is)
+    position, chunks = len(_PNG_SIGNATURE), []
+    while position + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        end = position + 12 + length
+        if end > len(data) or zlib.crc32(data[position + 4:end - 4]) != struct.unpack(">I", data[end - 4:end])[0]:
+            raise SequenceReadError(f"is a damaged PNG (chunk {kind!r} at byte {position} is cut short or fails its "
+                                    "checksum).", path, "Replace or remove the damaged file.")
+        chunks.append((kind, data[position + 8:end - 4]))
+        position = end
+        if kind == b"IEND":
+            break
+    if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13 or chunks[-1][0] != b"IEND":
+        raise SequenceReadError("is a damaged PNG (no header chunk first, or no end chunk).", path,
+                                "Replace or remove the damaged file.")
+    width, height = struct.unpack(">II", chunks[0][1][:8])
+    depth, samples = chunks[0][1][8], _PNG_SAMPLES.get(chunks[0][1][9], 4)
+    declared = width * height * samples * max(depth, 8) // 8
+    # deflate never expands data more than 1032-fold
+    if declared > 1032 * len(data) + 1024:
+        raise SequenceReadError(f"declares {width} x {height} pixels, more than its {len(data)} bytes can hold "
+                                "(damaged file).", path, "Replace or remove the damaged file.")
+
+
 def read_image(path: Path) -> np.ndarray:
     """One image as ``(H, W)`` or ``(H, W, 3)`` RGB, in its stored dtype."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if path.suffix.lower() == ".png":
+        _check_png(path)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a damaged file is reported once, by us
+    try:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if image is None:
         raise SequenceReadError("cannot be read as an image.", path, "Replace or remove the damaged file.")
+    if image.ndim == 3 and image.shape[2] == 2:
+        return image[:, :, 0]  # gray and alpha: the gray is the image
     if image.ndim == 3:
         code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
         image = cv2.cvtColor(image, code)

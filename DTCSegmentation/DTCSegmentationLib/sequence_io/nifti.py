@@ -24,7 +24,13 @@ import nibabel as nib
 import numpy as np
 
 from DTCSegmentationLib.errors import SequenceReadError, SequenceWriteError
-from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, SequenceReader, default_frame_times
+from DTCSegmentationLib.sequence_io.frame_sequence import (
+    FrameGeometry,
+    SequenceReader,
+    checked_frame_times,
+    default_frame_times,
+    read_up_to,
+)
 from DTCSegmentationLib.sequence_io.writer import SequenceWriter
 
 _FIX = "Check the file is complete and really NIfTI (.nii / .nii.gz)."
@@ -57,11 +63,22 @@ class NiftiReader(SequenceReader):
     def __init__(self, path):
         self.path = Path(path)
         try:
-            image = nib.load(str(self.path))
-        except (nib.filebasedimages.ImageFileError, OSError, EOFError, ValueError, zlib.error) as error:
-            raise SequenceReadError(f"is not a readable NIfTI file ({error}).", self.path, _FIX) from None
+            # nibabel logs the header fields it repairs; a damaged file is reported once, by us
+            with nib.imageglobals.LoggingOutputSuppressor():
+                image = nib.load(str(self.path))
+        except Exception as error:  # nibabel meets arbitrary bytes here and raises whatever its parsing hits
+            raise SequenceReadError(f"is not a readable NIfTI file ({type(error).__name__}: {error}).", self.path,
+                                    _FIX) from None
         if not isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
             raise SequenceReadError(f"is a {type(image).__name__}, not NIfTI.", self.path, _FIX)
+        try:
+            self._read_header(image)
+        except SequenceReadError:
+            raise
+        except Exception as error:  # nibabel's accessors raise whatever a damaged field makes them hit
+            raise SequenceReadError(f"has a damaged header ({type(error).__name__}: {error}).", self.path, _FIX) from None
+
+    def _read_header(self, image) -> None:
         header = image.header
         shape = tuple(int(s) for s in header.get_data_shape())
         while len(shape) > 4 and shape[-1] == 1:
@@ -72,7 +89,8 @@ class NiftiReader(SequenceReader):
             components = len(stored.names)
         elif len(shape) == 5:
             components = shape[4]  # ITK's vector images: components on the fifth axis
-        if len(shape) < 2 or len(shape) > 5 or (len(shape) >= 4 and shape[2] != 1) or components not in (1, 3, 4):
+        if len(shape) < 2 or len(shape) > 5 or (len(shape) >= 4 and shape[2] != 1) or components not in (1, 3, 4) \
+                or min(shape) < 1:
             raise SequenceReadError(f"has size {shape}; expected 2D frames over time (x, y, t) or (x, y, 1, t).",
                                     self.path, "Save the recording as 2D+t.")
         width, height = shape[0], shape[1]
@@ -80,6 +98,9 @@ class NiftiReader(SequenceReader):
         self.frame_shape = (height, width) if components == 1 else (height, width, components)
         # nibabel moves the scaling from the loaded header to the data proxy.
         slope, inter = float(image.dataobj.slope), float(image.dataobj.inter)
+        if not (np.isfinite(slope) and np.isfinite(inter)):
+            raise SequenceReadError(f"has the intensity scaling slope {slope}, intercept {inter}.", self.path,
+                                    "Save the file with finite scl_slope and scl_inter (or 0 and 0 for none).")
         self._scale = (slope, inter) if (slope, inter) != (1.0, 0.0) else None
         self._stored = stored
         self._element = np.dtype(np.uint8) if stored.names is not None else stored
@@ -87,7 +108,13 @@ class NiftiReader(SequenceReader):
         self._interleaved = len(shape) == 5
         self._image = image
         self._offset = int(image.dataobj.offset)  # the loaded header copy forgets vox_offset
-        self.geometry = _geometry_from_affine(image.affine, 3 if len(shape) >= 4 else 2)
+        self._check_data_size(int(np.prod(shape, dtype=object)) * stored.itemsize)
+        try:
+            with np.errstate(invalid="ignore", divide="ignore"):  # a degenerate affine is refused just below
+                self.geometry = _geometry_from_affine(image.affine, 3 if len(shape) >= 4 else 2)
+        except ValueError as error:
+            raise SequenceReadError(f"has an unusable affine (pixel spacing or directions: {error}).", self.path,
+                                    "Save the file with non-zero pixel sizes (pixdim) and a valid qform or sform.") from None
         zooms = header.get_zooms()
         time_unit = header.get_xyzt_units()[1]
         interval = 0.0
@@ -96,9 +123,20 @@ class NiftiReader(SequenceReader):
         elif len(shape) == 3:
             interval = float(zooms[2])
         start = float(header["toffset"]) * _SECONDS_PER_UNIT.get(time_unit, 1.0) if len(shape) >= 4 else 0.0
-        rate = 1.0 / interval if interval > 0 else 0.0
-        self.frame_times = start + default_frame_times(self.num_frames, rate)
+        rate = 1.0 / interval if interval > 0 and np.isfinite(interval) else 0.0
+        self.frame_times = checked_frame_times(start + default_frame_times(self.num_frames, rate), self.num_frames,
+                                               self.path)
         self.metadata = {"source": str(self.path), "format": "nifti", "frame_rate": rate or None}
+
+    def _check_data_size(self, declared: int) -> None:
+        """Refuse a header that promises more pixels than the file can hold, before anything is allocated for them."""
+        available = max(self.path.stat().st_size - self._offset, 0)
+        # deflate never expands data more than 1032-fold, so gzip data cannot hold more than that
+        limit = 1032 * self.path.stat().st_size + 1024 if _is_gzip(self.path) else available
+        if declared > limit:
+            raise SequenceReadError(f"holds {available} bytes after its header, but the header declares "
+                                    f"{self.num_frames} frames of {self.frame_shape} ({declared} bytes; truncated file?).",
+                                    self.path, _FIX)
 
     def _iter_frames(self) -> Iterator[np.ndarray]:
         if self._interleaved:
@@ -110,7 +148,7 @@ class NiftiReader(SequenceReader):
             try:
                 stream.seek(self._offset)
                 for index in range(self.num_frames):
-                    block = stream.read(frame_bytes)
+                    block = read_up_to(stream, frame_bytes)
                     if len(block) != frame_bytes:
                         raise SequenceReadError(f"ends after {index} of {self.num_frames} frames (truncated file).",
                                                 self.path, _FIX)

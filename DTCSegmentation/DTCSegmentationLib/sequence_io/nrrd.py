@@ -13,6 +13,7 @@ header writing is ours because the frame count is only known after streaming.
 
 import gzip
 import shutil
+import warnings
 import zlib
 from pathlib import Path
 from typing import Iterator, Optional
@@ -21,7 +22,13 @@ import nrrd
 import numpy as np
 
 from DTCSegmentationLib.errors import SequenceReadError, SequenceWriteError
-from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, SequenceReader, default_frame_times
+from DTCSegmentationLib.sequence_io.frame_sequence import (
+    FrameGeometry,
+    SequenceReader,
+    checked_frame_times,
+    default_frame_times,
+    read_up_to,
+)
 from DTCSegmentationLib.sequence_io.writer import SequenceWriter
 
 _NRRD_TYPES = {
@@ -67,11 +74,16 @@ class NrrdReader(SequenceReader):
     def __init__(self, path):
         self.path = Path(path)
         try:
-            with open(self.path, "rb") as handle:
+            # pynrrd casts header numbers with numpy, which warns on NaN; a bad header is reported once, by us
+            with open(self.path, "rb") as handle, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 header = nrrd.read_header(handle)
                 self._data_offset = handle.tell()
-        except (nrrd.NRRDError, UnicodeDecodeError, ValueError) as error:
-            raise _bad(self.path, f"is not a readable NRRD file ({error}).") from None
+        except OSError as error:
+            raise SequenceReadError(f"cannot be opened ({error.strerror or error}).", self.path,
+                                    "Check the file exists and is readable.") from None
+        except Exception as error:  # pynrrd meets arbitrary bytes here and raises whatever its parsing hits
+            raise _bad(self.path, f"is not a readable NRRD file ({type(error).__name__}: {error}).") from None
         self.header = header
         self._data_path = self._data_file(header)
         if self._data_path != self.path:
@@ -88,8 +100,10 @@ class NrrdReader(SequenceReader):
         big_endian = str(header.get("endian", "little")).lower() == "big"
         self._file_dtype = dtype.newbyteorder(">" if big_endian else "<") if dtype.itemsize > 1 else dtype
         self.dtype = dtype
-        sizes = [int(s) for s in header["sizes"]]
+        sizes = [int(s) for s in np.atleast_1d(header.get("sizes", []))]
         kinds = [str(k).lower() for k in header.get("kinds", ["domain"] * len(sizes))]
+        if not sizes or min(sizes) < 1 or len(kinds) != len(sizes):
+            raise _bad(self.path, f"has sizes {sizes} and {len(kinds)} kinds; expected one positive size and one kind per axis.")
         self._sizes = sizes
         list_axis = next((i for i, k in enumerate(kinds) if k in _LIST_KINDS), None)
         vector_axis = next((i for i, k in enumerate(kinds) if k in _VECTOR_KINDS), None)
@@ -112,12 +126,27 @@ class NrrdReader(SequenceReader):
             raise _bad(self.path, f"has {channels} components per pixel; expected 1 (grayscale) or 3 (RGB).")
         self.frame_shape = (height, width) if channels == 1 else (height, width, channels)
         self.num_frames = sizes[list_axis] if list_axis is not None else 1
-        self.geometry = self._geometry(header, space_axes)
+        self._check_data_size()
+        try:
+            self.geometry = self._geometry(header, space_axes)
+        except (ValueError, IndexError, TypeError) as error:
+            raise _bad(self.path, f"has unusable space directions or origin ({error}).") from None
         self.frame_times = self._times(header)
         self.metadata = {"source": str(self.path), "format": "nrrd",
                          "data_node_class": header.get("DataNodeClassName", ""),
                          "list_axis": "none" if list_axis is None else
                          ("last" if list_axis == len(sizes) - 1 else "first")}
+
+    def _check_data_size(self) -> None:
+        """Refuse a header that promises more pixels than the file can hold, before anything is allocated for them."""
+        declared = int(np.prod(self._sizes, dtype=object)) * self.dtype.itemsize
+        available = max(self._data_path.stat().st_size - self._data_offset, 0)
+        # deflate never expands data more than 1032-fold, so gzip data cannot hold more than that
+        limit = available if self.encoding == "raw" else 1032 * available + 1024
+        if declared > limit:
+            frame = max(self._frame_elements * self.dtype.itemsize, 1)
+            raise _bad(self.path, f"holds {available} bytes of pixel data, but its header declares {self.num_frames} "
+                                  f"frames of {frame} bytes (truncated file?).")
 
     def _data_file(self, header) -> Path:
         """Where the pixel data are: this file, or the file a detached header (.nhdr) names."""
@@ -142,6 +171,8 @@ class NrrdReader(SequenceReader):
         if any(not np.all(np.isfinite(v)) for v in vectors):
             return FrameGeometry()
         vectors = [np.pad(v, (0, 3 - len(v))) for v in vectors]
+        if any(np.linalg.norm(v) == 0 for v in vectors):
+            raise ValueError("a space direction has zero length, so its pixels have no size")
         if len(vectors) == 2:
             vectors.append(np.cross(vectors[0], vectors[1]) / (np.linalg.norm(vectors[0]) * np.linalg.norm(vectors[1])))
         matrix = np.eye(4)
@@ -160,11 +191,11 @@ class NrrdReader(SequenceReader):
             values = header.get(f"axis {self._list_axis - before} index values")
             if values:
                 try:
-                    times = np.array([float(v) for v in str(values).split()])
-                    if len(times) == self.num_frames:
-                        return times
+                    times = [float(v) for v in str(values).split()]
                 except ValueError:
-                    pass  # non-numeric index values (e.g. names): fall back to frame numbers
+                    times = None  # non-numeric index values (e.g. names): frames are numbered instead
+                if times is not None:
+                    return checked_frame_times(times, self.num_frames, self.path)
         return default_frame_times(self.num_frames)
 
     @property
@@ -192,7 +223,7 @@ class NrrdReader(SequenceReader):
         try:
             for index in range(self.num_frames):
                 try:
-                    block = stream.read(frame_bytes)
+                    block = read_up_to(stream, frame_bytes)
                 except (OSError, EOFError, zlib.error) as error:
                     raise _bad(self.path, f"frame {index} cannot be decompressed ({error}).") from None
                 if len(block) != frame_bytes:

@@ -15,7 +15,7 @@ from typing import Dict, Iterator, List, Tuple
 import numpy as np
 
 from DTCSegmentationLib.errors import SequenceReadError
-from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, SequenceReader
+from DTCSegmentationLib.sequence_io.frame_sequence import TIMES_FIX, FrameGeometry, SequenceReader, checked_frame_times
 
 _MET_TYPES = {
     "MET_UCHAR": np.uint8, "MET_CHAR": np.int8, "MET_USHORT": np.uint16, "MET_SHORT": np.int16,
@@ -26,6 +26,14 @@ _CHUNK = 1 << 20
 
 
 _FIX = "Check it is a complete PLUS sequence file (re-export it from fCal / PLUS Server if needed)."
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def read_metaimage_header(path: Path) -> Tuple[Dict[str, str], int]:
@@ -60,44 +68,33 @@ class PlusMetafileReader(SequenceReader):
         try:
             size = [int(v) for v in fields["DimSize"].split()]
             dtype = np.dtype(_MET_TYPES[fields.get("ElementType", "MET_UCHAR")])
+            channels = int(fields.get("ElementNumberOfChannels", "1"))
         except (KeyError, ValueError):
-            raise SequenceReadError("has a missing or unsupported DimSize / ElementType.", self.path, _FIX) from None
+            raise SequenceReadError("has a missing or unsupported DimSize / ElementType / ElementNumberOfChannels.",
+                                    self.path, _FIX) from None
         if fields.get("BinaryDataByteOrderMSB", "False").lower() == "true" and dtype.itemsize > 1:
             self._file_dtype = dtype.newbyteorder(">")
         else:
             self._file_dtype = dtype
         self.dtype = dtype
-        channels = int(fields.get("ElementNumberOfChannels", "1"))
         if len(size) == 2:
             size.append(1)
-        if len(size) != 3 or channels not in (1, 3, 4):
+        if len(size) != 3 or min(size) < 1 or channels not in (1, 3, 4):
             raise SequenceReadError(f"has DimSize {size} with {channels} channels; expected W H frames.", self.path, _FIX)
         width, height, total = size
         self.frame_shape = (height, width) if channels == 1 else (height, width, channels)
-        spacing = [float(v) for v in fields.get("ElementSpacing", "1 1 1").split()] + [1.0] * 3
-        origin = [float(v) for v in fields.get("Offset", "0 0 0").split()] + [0.0] * 3
-        direction = np.asarray([float(v) for v in fields.get("TransformMatrix", "1 0 0 0 1 0 0 0 1").split()], float)
         try:
+            spacing = [float(v) for v in fields.get("ElementSpacing", "1 1 1").split()] + [1.0] * 3
+            origin = [float(v) for v in fields.get("Offset", "0 0 0").split()] + [0.0] * 3
+            direction = np.asarray([float(v) for v in fields.get("TransformMatrix", "1 0 0 0 1 0 0 0 1").split()], float)
             # MetaImage stores the direction cosines by columns (ITK's transposed order).
             matrix = np.eye(4)
-            matrix[:3, :3] = direction.reshape(3, 3).T * np.asarray(spacing[:3])[None, :]
+            with np.errstate(invalid="ignore", over="ignore"):  # inf x 0 becomes NaN, which is refused just below
+                matrix[:3, :3] = direction.reshape(3, 3).T * np.asarray(spacing[:3])[None, :]
             matrix[:3, 3] = origin[:3]
             self.geometry = FrameGeometry.from_ijk_to_lps(matrix)
         except ValueError:
-            raise SequenceReadError("has an invalid TransformMatrix or ElementSpacing.", self.path, _FIX) from None
-        per_frame: Dict[int, Dict[str, str]] = {}
-        for key, value in fields.items():
-            match = _FRAME_FIELD.match(key)
-            if match:
-                per_frame.setdefault(int(match.group(1)), {})[match.group(2)] = value
-        self._keep: List[int] = [i for i in range(total) if per_frame.get(i, {}).get("ImageStatus", "OK").upper() == "OK"]
-        times = []
-        for i in self._keep:
-            try:
-                times.append(float(per_frame.get(i, {}).get("Timestamp", i)))
-            except ValueError:
-                times.append(float(i))
-        self.frame_times = np.asarray(times, float)
+            raise SequenceReadError("has an invalid TransformMatrix, ElementSpacing or Offset.", self.path, _FIX) from None
         self._total = total
         self._compressed = fields.get("CompressedData", "False").lower() == "true"
         data_file = fields["ElementDataFile"]
@@ -108,10 +105,41 @@ class PlusMetafileReader(SequenceReader):
             if not self._data_path.is_file():
                 raise SequenceReadError(f"points at the data file {data_file!r}, which is missing.", self.path,
                                         "Keep the .mhd and its data file in the same folder.")
+        self._check_data_size()
+        per_frame: Dict[int, Dict[str, str]] = {}
+        for key, value in fields.items():
+            match = _FRAME_FIELD.match(key)
+            if match:
+                per_frame.setdefault(int(match.group(1)), {})[match.group(2)] = value
+        self._keep: List[int] = [i for i in range(total) if per_frame.get(i, {}).get("ImageStatus", "OK").upper() == "OK"]
+        if not self._keep:
+            raise SequenceReadError(f"holds no valid frame: all {total} are marked with an ImageStatus other than OK.",
+                                    self.path, "Record again, or export the recording with its valid frames.")
+        stamps = [per_frame.get(i, {}).get("Timestamp") for i in self._keep]
+        if all(stamp is None for stamp in stamps):
+            times = np.asarray(self._keep, float)  # no timestamps at all: frames are numbered
+        else:
+            try:
+                times = [float(stamp) for stamp in stamps]
+            except (TypeError, ValueError):
+                index = next(i for i, stamp in zip(self._keep, stamps) if not _is_number(stamp))
+                raise SequenceReadError(f"gives frame {index} the timestamp {stamps[self._keep.index(index)]!r}, "
+                                        "which is not a number of seconds.", self.path, TIMES_FIX) from None
+        self.frame_times = checked_frame_times(times, len(self._keep), self.path)
         self.metadata = {"source": str(self.path), "format": "plus",
                          "ultrasound_image_orientation": fields.get("UltrasoundImageOrientation", ""),
                          "skipped_invalid_frames": total - len(self._keep),
                          "frame_fields": {i: per_frame.get(i, {}) for i in self._keep}}
+
+    def _check_data_size(self) -> None:
+        """Refuse a header that promises more frames than the data can hold, before anything is allocated for them."""
+        frame_bytes = int(np.prod(self.frame_shape)) * self.dtype.itemsize
+        available = max(self._data_path.stat().st_size - self._offset, 0)
+        # zlib never expands data more than 1032-fold, so compressed data cannot hold more than that
+        limit = 1032 * available + 1024 if self._compressed else available
+        if frame_bytes * self._total > limit:
+            raise SequenceReadError(f"holds {available} bytes of pixel data, but its DimSize declares {self._total} "
+                                    f"frames of {frame_bytes} bytes (truncated file?).", self.path, _FIX)
 
     def _chunks(self, handle) -> Iterator[bytes]:
         if not self._compressed:

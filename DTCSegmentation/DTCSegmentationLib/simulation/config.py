@@ -120,6 +120,15 @@ class SimulationConfig:
             raise ValueError(f"depth_mm must be between 10 and 200 mm, got {self.depth_mm}")
         if self.num_frames < 1 or min(self.height, self.width) < MIN_FRAME_SIZE:
             raise ValueError(f"need at least one frame of at least {MIN_FRAME_SIZE} x {MIN_FRAME_SIZE} pixels")
+        if not self.frame_rate > 0 or self.frame_rate == float("inf"):  # NaN fails the first test
+            raise ValueError(f"frame_rate must be a positive number of frames per second, got {self.frame_rate}")
+
+    def working_memory_bytes(self) -> int:
+        """About the most memory the simulator holds at once: it works on whole frames in float64.
+
+        Measured with tracemalloc: 124-130 bytes a pixel at 512 x 896 (either view), rounded up.
+        """
+        return 160 * self.height * self.width + (64 << 20)
 
     @property
     def settings(self) -> Difficulty:

@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from DTCSegmentationLib.atomic import atomic_output
+    from DTCSegmentationLib.atomic import atomic_output, output_folder
     from DTCSegmentationLib.errors import DTCError
     from DTCSegmentationLib.inference.segmenter import Segmenter
 
@@ -61,7 +61,8 @@ def run(args) -> int:
     config = load_config(args.config, list(args.set) + [f"data.dataset={args.data}"])
     recordings = dataset_recordings(args.data, args.split, config.data.val, config.data.test)  # fail before training
     teacher_config = load_config(args.config, list(args.set) + list(args.teacher_set) + [f"data.dataset={args.data}"])
-    models = train_variants(config, args.out, variants, event_printer(args.json), training_progress, teacher_config)
+    with output_folder(args.out):
+        models = train_variants(config, args.out, variants, event_printer(args.json), training_progress, teacher_config)
     segmenters = {name: Segmenter.from_file(path, device="cpu", backend=args.backend) for name, path in models.items()}
     results = evaluate_models(segmenters, recordings, progress=frame_progress)
     paths = write_report(args.out / "report", results, f"Ablation on {args.data} ({args.split} split)",

@@ -4,11 +4,11 @@ from pathlib import Path
 
 from DTCTrainingLib.commands.evaluate import (
     add_source_arguments,
-    finish,
-    flicker_map_options,
+    check_sources,
     frame_progress,
     load_model,
     load_recordings,
+    write_evaluation,
 )
 
 
@@ -45,10 +45,14 @@ def run(args) -> int:
     names = args.name or [("default" if p is None else p.name.replace(".safetensors", "")) for p in paths]
     if len(set(names)) != len(names):
         raise DTCError(f"two models share the name {names}.", fix="Give distinct --name values.")
-    models = {name: load_model(path, args) for name, path in zip(names, paths)}
-    recordings = load_recordings(args)
-    results = evaluate_models(models, recordings, args.ema, frame_progress, args.flicker_dice, **flicker_map_options(args))
-    source = f"{args.data} ({args.split})" if args.data else ", ".join(str(p) for p in args.inputs)
-    return finish(args, results, f"Comparison on {source}",
-                  {"models": {n: str(p or "default") for n, p in zip(names, paths)}, "ema": args.ema,
-                   "data": str(args.data or ""), "split": args.split})
+    check_sources(args)
+
+    def compare(flicker_maps):
+        models = {name: load_model(path, args) for name, path in zip(names, paths)}
+        recordings = load_recordings(args)
+        results = evaluate_models(models, recordings, args.ema, frame_progress, args.flicker_dice, flicker_maps)
+        source = f"{args.data} ({args.split})" if args.data else ", ".join(str(p) for p in args.inputs)
+        return results, f"Comparison on {source}", {"models": {n: str(p or "default") for n, p in zip(names, paths)},
+                                                     "ema": args.ema, "data": str(args.data or ""), "split": args.split}
+
+    return write_evaluation(args, compare)

@@ -6,8 +6,8 @@
 import json
 from pathlib import Path
 
-from DTCSegmentationLib.choices import SIMULATION_STYLES
-from DTCSegmentationLib.commands.arguments import frame_size
+from DTCSegmentationLib.choices import SIMULATION_DIFFICULTIES, SIMULATION_STYLES
+from DTCSegmentationLib.commands.arguments import frame_size, seed
 
 
 def register(subparsers) -> None:
@@ -27,8 +27,8 @@ def register(subparsers) -> None:
     simulate.add_argument("--labelled-every", type=int, default=1, help="annotate every K-th frame (sparse labels)")
     simulate.add_argument("--val-cases", type=int, default=2)
     simulate.add_argument("--test-cases", type=int, default=0)
-    simulate.add_argument("--seed", type=int, default=0)
-    simulate.add_argument("--difficulty", default="default")
+    simulate.add_argument("--seed", type=seed, default=0)
+    simulate.add_argument("--difficulty", choices=SIMULATION_DIFFICULTIES, default="default")
     simulate.add_argument("--style", choices=SIMULATION_STYLES, default="classic",
                           help="simulator look: classic (default) or clinical (scanner screen, randomised machines)")
     simulate.add_argument("--overwrite", action="store_true")
@@ -113,12 +113,24 @@ def run_check(args) -> int:
 
 
 def run_simulate(args) -> int:
+    from DTCSegmentationLib.atomic import output_folder
+    from DTCSegmentationLib.commands.simulate import check_size
+    from DTCSegmentationLib.errors import DTCError
+
     from DTCTrainingLib.data.simulated_dataset import make_simulated_dataset
 
+    for name, value in (("--cases", args.cases), ("--frames", args.frames), ("--labelled-every", args.labelled_every)):
+        if value < 1:
+            raise DTCError(f"{name} {value} is less than 1.", fix=f"Ask for {name} 1 or more.")
+    if args.val_cases < 0 or args.test_cases < 0 or args.val_cases + args.test_cases > args.cases:
+        raise DTCError(f"--val-cases {args.val_cases} and --test-cases {args.test_cases} do not fit in "
+                       f"--cases {args.cases}.", fix="Ask for at most as many val and test cases as cases.")
+    check_size(*args.size)
     height, width = args.size
-    path = make_simulated_dataset(args.out, args.cases, args.frames, height, width, args.labelled_every,
-                                  args.val_cases, args.test_cases, args.seed, args.difficulty, args.overwrite,
-                                  style=args.style)
+    with output_folder(args.out):
+        path = make_simulated_dataset(args.out, args.cases, args.frames, height, width, args.labelled_every,
+                                      args.val_cases, args.test_cases, args.seed, args.difficulty, args.overwrite,
+                                      style=args.style)
     print(json.dumps({"manifest": str(path)}))
     return 0
 

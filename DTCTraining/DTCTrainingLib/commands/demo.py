@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from DTCSegmentationLib.choices import BACKENDS
+from DTCSegmentationLib.commands.arguments import seed
 
 
 def register(subparsers) -> None:
@@ -17,7 +18,7 @@ def register(subparsers) -> None:
     parser.add_argument("--model", type=Path, help="model file (default: the model shipped with DTC)")
     parser.add_argument("--view", choices=("axial", "sagittal", "both"), default="both")
     parser.add_argument("--frames", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=9000, help="simulation seed (default 9000, held out from training)")
+    parser.add_argument("--seed", type=seed, default=9000, help="simulation seed (default 9000, held out from training)")
     parser.add_argument("--backend", default="onnx", choices=BACKENDS)
     parser.add_argument("--overwrite", action="store_true")
     parser.set_defaults(func=run)

@@ -47,6 +47,8 @@ def progress_bar(iterable, **options):
 
 
 def run(args) -> int:
+    from DTCSegmentationLib.atomic import output_folder
+
     from DTCTrainingLib import run_folder
     from DTCTrainingLib.config import load_config
     from DTCTrainingLib.trainer import train
@@ -60,10 +62,11 @@ def run(args) -> int:
     emit = event_printer(args.json)
     stages = ("teacher", "student") if args.stage == "all" else (args.stage,)
     result = {}
-    for stage in stages:
-        teacher = args.teacher or run_folder.model_path(args.out, "teacher")
-        result[stage] = str(train(stage, config, args.out, teacher if stage == "student" else None,
-                                  args.resume, emit, progress_bar))
+    with output_folder(args.out):
+        for stage in stages:
+            teacher = args.teacher or run_folder.finished_model_path(args.out, "teacher")
+            result[stage] = str(train(stage, config, args.out, teacher if stage == "student" else None,
+                                      args.resume, emit, progress_bar))
     if not args.json:
         print(json.dumps(result, indent=2))
     return 0

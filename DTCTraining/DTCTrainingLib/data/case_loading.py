@@ -4,16 +4,19 @@ Training frames are small (256 x 448 x 1 byte), so a whole dataset of a few thou
 frames fits in memory; loading each case once makes every later frame look-up O(1).
 """
 
+import logging
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from DTCSegmentationLib.errors import DTCError
-from DTCSegmentationLib.inference.preprocessing import fit_frame, fit_mask
+from DTCSegmentationLib.inference.preprocessing import fit_frame, fit_mask, float_value_range
 from DTCSegmentationLib.sequence_io import read_sequence
 from DTCSegmentationLib.sequence_io.image_folder import read_image
 
 from DTCTrainingLib.data.manifest import Case
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -85,10 +88,17 @@ def load_case(case: Case, size: Tuple[int, int], channels: int = 1, mode: str = 
     Raises:
         DTCError: a file cannot be read, or frames and masks disagree in number.
     """
-    frames = np.stack([fit_frame(f, size, channels, mode)[0] for f in _read_frames(case.frames)])
+    raw = _read_frames(case.frames)
+    value_range = float_value_range(raw, f"case {case.id!r}") if np.issubdtype(raw[0].dtype, np.floating) else None
+    frames = np.stack([fit_frame(f, size, channels, mode, value_range)[0] for f in raw])
     masks = np.zeros(frames.shape[:3], np.uint8)
     labelled = np.zeros(len(frames), bool)
+    labels = set()
     for index, mask in read_case_masks(case, len(frames)).items():
+        labels.update(np.unique(mask[np.asarray(mask) != 0]).tolist())
         masks[index] = to_training_mask(mask, size, mode)
         labelled[index] = True
+    if len(labels) > 1:
+        log.warning("note: the masks of case %r hold the labels %s; every non-zero label is trained as prostate.",
+                    case.id, ", ".join(f"{v:g}" for v in sorted(labels)))
     return CaseArrays(case=case, frames=frames, masks=masks, labelled=labelled)

@@ -21,9 +21,15 @@ from), the view and the patient, and a patient-level split::
 then has one entry per frame, ``null`` where a frame is not annotated).
 ``labelled_frames`` (optional) says which frame indices of ``masks`` carry annotations;
 without it every frame of ``masks`` does.
+
+A case id names the case's files in reports (``curves_<id>.png``), so it is one plain file-name
+component; every path stays inside the manifest's folder, so a dataset folder can be moved or
+shared whole; and no recording belongs to two splits (that would leak test data into training).
 """
 
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -131,11 +137,28 @@ def load_manifest(path: PathLike) -> Manifest:
         raise ManifestError(f"has format_version {version}; this version reads {FORMAT_VERSION}.", file,
                             "Upgrade the DTC extension.")
     root = file.parent
+    if not document["cases"]:
+        raise ManifestError("lists no cases.", file, 'Add one entry per recording to "cases".')
     cases = [_parse_case(entry, index, root, file) for index, entry in enumerate(document["cases"])]
     _check_unique_ids(cases, file)
     _check_patient_split(cases, file)
+    _check_recording_split(cases, file)
     labels = document.get("labels", {"background": 0, "prostate": 1})
+    if not isinstance(labels, dict) or not all(isinstance(k, str) and type(v) is int for k, v in labels.items()):
+        raise ManifestError(f"has labels {labels!r}.", file, 'Write them as {"background": 0, "prostate": 1}.')
     return Manifest(root=root, name=str(document.get("name", root.name)), cases=cases, labels=labels)
+
+
+_UNSAFE_ID = re.compile(r'[/\\:*?"<>|\x00-\x1f]')
+
+
+def id_problem(case_id: str) -> str:
+    """Why ``case_id`` cannot name a case's files ('' if it can): one file-name component on every system."""
+    if _UNSAFE_ID.search(case_id):
+        return 'contains one of / \\ : * ? " < > | or a control character'
+    if case_id.startswith(".") or case_id != case_id.strip():
+        return "starts with a dot or has spaces around it"
+    return ""
 
 
 def _parse_case(entry: object, index: int, root: Path, file: Path) -> Case:
@@ -147,6 +170,9 @@ def _parse_case(entry: object, index: int, root: Path, file: Path) -> Case:
     for key in ("id", "patient", "frames"):
         if not entry.get(key):
             raise ManifestError(f'{where} has no "{key}".', file, f'Add "{key}" to the case.')
+    if id_problem(case_id):
+        raise ManifestError(f"{where} has an id that {id_problem(case_id)}.", file,
+                            "Use letters, digits, - and _ for case ids (they name the case's report files).")
     split = entry.get("split", "train")
     if split not in SPLITS:
         raise ManifestError(f"{where} has split {split!r}.", file, f"Use one of {', '.join(SPLITS)}.")
@@ -161,7 +187,10 @@ def _parse_case(entry: object, index: int, root: Path, file: Path) -> Case:
             raise ManifestError(f"{where} labelled_frames must be frame indices (integers >= 0).", file,
                                 "Write them as a JSON list of integers.")
         labelled = tuple(sorted(set(labelled)))
-    frames, masks = _resolve(entry["frames"], root), _resolve(entry.get("masks"), root)
+    frames, masks = _resolve(entry["frames"], root, where, file), _resolve(entry.get("masks"), root, where, file)
+    if isinstance(frames, tuple) and (not frames or None in frames):
+        raise ManifestError(f"{where} lists frame files with gaps (null) or none at all.", file,
+                            "List one image file per frame.")
     if isinstance(masks, tuple) and (not isinstance(frames, tuple) or len(masks) != len(frames)):
         raise ManifestError(f"{where} lists {len(masks)} mask files for {_count(frames)} frames.", file,
                             "Give one mask entry (or null) per frame file.")
@@ -171,11 +200,23 @@ def _parse_case(entry: object, index: int, root: Path, file: Path) -> Case:
                 frames=frames, masks=masks, labelled_frames=labelled)
 
 
-def _resolve(value, root: Path):
+def _resolve(value, root: Path, where: str, file: Path):
     if not value:
         return None
     if isinstance(value, list):
-        return tuple(None if item is None else root / item for item in value)
+        return tuple(None if item is None else _inside(item, root, where, file) for item in value)
+    return _inside(value, root, where, file)
+
+
+def _inside(value, root: Path, where: str, file: Path) -> Path:
+    """``root / value`` for a relative path that stays inside ``root`` (judged on the text: a symlinked data
+    folder inside the dataset is fine)."""
+    if not isinstance(value, str) or not value:
+        raise ManifestError(f"{where} has the path {value!r}.", file, "Write frames and masks as paths (strings).")
+    relative = os.path.normpath(value.replace("\\", "/"))
+    if os.path.isabs(value) or Path(value).drive or relative == ".." or relative.startswith("../"):
+        raise ManifestError(f"{where} points outside the dataset folder: {value!r}.", file,
+                            "Keep every file inside the folder of dataset.json and write paths relative to it.")
     return root / value
 
 
@@ -200,6 +241,24 @@ def _check_patient_split(cases: Sequence[Case], file: Path) -> None:
                 f"patient {case.patient!r} is in both the {other!r} and the {case.split!r} split.", file,
                 "Split by patient: put all cases of a patient in one split.",
             )
+
+
+def recording_files(case: Case) -> Tuple[Path, ...]:
+    """The frame files of ``case`` as resolved paths (one sequence file, or one image per frame)."""
+    frames = case.frames if isinstance(case.frames, tuple) else (case.frames,)
+    return tuple(Path(os.path.realpath(path)) for path in frames)
+
+
+def _check_recording_split(cases: Sequence[Case], file: Path) -> None:
+    owner: Dict[Path, Case] = {}
+    for case in cases:
+        for path in recording_files(case):
+            other = owner.setdefault(path, case)
+            if other.split != case.split:
+                raise ManifestError(
+                    f"cases {other.id!r} ({other.split}) and {case.id!r} ({case.split}) use the same frames "
+                    f"{path.name}: one recording in two splits leaks what should be held out.", file,
+                    "List each recording once, in one split.")
 
 
 def write_manifest(manifest: Manifest, overwrite: bool = False) -> Path:

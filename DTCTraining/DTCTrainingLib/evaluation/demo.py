@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 import numpy as np
+from DTCSegmentationLib.atomic import check_writable, output_folder
 from DTCSegmentationLib.errors import DTCError, PathLike
 from DTCSegmentationLib.inference.overlay import draw_contour
 from DTCSegmentationLib.inference.segmenter import Segmenter
@@ -25,10 +26,24 @@ def run_demo(out: PathLike, model: Optional[PathLike] = None, views: Sequence[st
              frames: int = 60, seed: int = 9000, backend: str = "onnx", overwrite: bool = False) -> Dict[str, object]:
     """Simulate one sweep per view (seed ``seed + index``), segment it with ``model`` (default: the
     shipped one) and write ``out/<view>_*``; returns the report (paths, mean Dice, consistency summary)."""
+    if frames < 2:
+        raise DTCError(f"a demo sweep of {frames} frames has no frame pairs to score consistency on.",
+                       fix="Ask for 2 frames or more (default 60).")
     model_path = model_or_default(model)
     segmenter = Segmenter.from_file(model_path, device="cpu", backend=backend)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with output_folder(out) as out:
+        for view in views:  # refuse before simulating, so a refused demo writes nothing
+            for suffix in OUTPUT_SUFFIXES:
+                check_writable(out / f"{view}{suffix}", overwrite)
+        return _run_demo(out, segmenter, model_path, views, frames, seed, overwrite)
+
+
+OUTPUT_SUFFIXES = ("_frames.seq.nrrd", "_masks.seq.nrrd", "_true_masks.seq.nrrd", "_overlay.mp4", "_consistency.png",
+                   "_scene.mrb")
+
+
+def _run_demo(out: Path, segmenter: Segmenter, model_path: Path, views: Sequence[str], frames: int, seed: int,
+              overwrite: bool) -> Dict[str, object]:
     report = {"model": str(model_path)}
     for offset, view in enumerate(views):
         recording = simulate(SimulationConfig(view=view, num_frames=frames, seed=seed + offset))

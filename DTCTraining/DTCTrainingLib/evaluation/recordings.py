@@ -5,6 +5,7 @@ Models are then run and scored by :func:`evaluate_models`, which ``dtc evaluate`
 """
 
 import contextlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
@@ -15,11 +16,18 @@ from DTCSegmentationLib.inference.preprocessing import probability_to_uint8
 from DTCSegmentationLib.sequence_io import open_writer, read_sequence
 from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry
 from DTCSegmentationLib.sequence_io.image_folder import read_image
-from DTCSegmentationLib.sequence_io.naming import safe_name
+from DTCSegmentationLib.sequence_io.naming import distinct_names, recording_stem, safe_name
 
 from DTCTrainingLib.data.case_loading import read_case_masks
 from DTCTrainingLib.data.layouts import load_dataset
-from DTCTrainingLib.evaluation.scoring import RecordingEvaluation, evaluate_recording, segment_frames
+from DTCTrainingLib.evaluation.scoring import (
+    RecordingEvaluation,
+    evaluate_recording,
+    recording_value_range,
+    segment_frames,
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,7 +41,39 @@ class Recording:
     truth: Dict[int, np.ndarray] = field(default_factory=dict)
 
 
-def dataset_recordings(path: PathLike, split: str = "test", val: Iterable[str] = (), test: Iterable[str] = ()) -> List[Recording]:
+def ground_truth(masks: Mapping[int, np.ndarray], frames: np.ndarray, source: PathLike,
+                 label: Optional[int] = None) -> Dict[int, np.ndarray]:
+    """Binary ground truth by frame index from label images: pixels of ``label``, or any non-zero label.
+
+    Without ``label``, masks with several non-zero labels are merged into one region and a note
+    (logged once per source) says so.
+
+    Raises:
+        DTCError: a mask of another size than its frame, or a ``label`` that no mask holds.
+    """
+    truth: Dict[int, np.ndarray] = {}
+    labels = set()
+    for index, mask in masks.items():
+        mask = np.asarray(mask)
+        if mask.ndim == 3:
+            mask = mask.max(axis=2)
+        if mask.shape != frames.shape[1:3]:
+            raise DTCError(f"has a {mask.shape[0]} x {mask.shape[1]} mask for frame {index}, whose image is "
+                           f"{frames.shape[1]} x {frames.shape[2]}.", source,
+                           "Give ground truth on the frames' own pixel grid (the same size as the recording).")
+        labels.update(np.unique(mask[mask != 0]).tolist())
+        truth[index] = (mask == label) if label is not None else (mask != 0)
+    if label is not None and truth and label not in labels:
+        raise DTCError(f"holds no pixel with label {label} (labels present: {sorted(labels) or 'none'}).", source,
+                       "Pass the --label of the prostate in these masks.")
+    if label is None and len(labels) > 1:
+        log.warning("note: %s holds the labels %s; every non-zero label counts as prostate "
+                    "(pass --label N to score one label only).", source, ", ".join(f"{v:g}" for v in sorted(labels)))
+    return truth
+
+
+def dataset_recordings(path: PathLike, split: str = "test", val: Iterable[str] = (), test: Iterable[str] = (),
+                       label: Optional[int] = None) -> List[Recording]:
     """The cases of one split of a training-data folder (manifest, TRUS-V or SUN-SEG layout)."""
     manifest = load_dataset(path, val, test)
     cases = manifest.split(split)
@@ -44,18 +84,28 @@ def dataset_recordings(path: PathLike, split: str = "test", val: Iterable[str] =
     recordings = []
     for case in cases:
         if isinstance(case.frames, tuple):
-            frames, geometry, times = np.stack([read_image(p) for p in case.frames]), FrameGeometry(), None
+            images = [read_image(p) for p in case.frames]
+            odd = next((p for p, image in zip(case.frames, images) if image.shape != images[0].shape), None)
+            if odd is not None:
+                raise DTCError(f"is {images[case.frames.index(odd)].shape}, but {case.frames[0].name} is "
+                               f"{images[0].shape}.", odd, "Give all frames of a case one size and type.")
+            frames, geometry, times = np.stack(images), FrameGeometry(), None
         else:
             sequence = read_sequence(case.frames)
             frames, geometry, times = sequence.frames, sequence.geometry, sequence.frame_times
-        recordings.append(Recording(case.id, frames, geometry, times, read_case_masks(case, len(frames))))
+        source = case.masks if not isinstance(case.masks, tuple) else next((m for m in case.masks if m), None)
+        truth = ground_truth(read_case_masks(case, len(frames)), frames, source, label) if case.masks else {}
+        recordings.append(Recording(case.id, frames, geometry, times, truth))
     return recordings
 
 
-def file_recording(frames: PathLike, truth: Optional[PathLike] = None) -> Recording:
+def file_recording(frames: PathLike, truth: Optional[PathLike] = None, name: Optional[str] = None,
+                   label: Optional[int] = None) -> Recording:
     """A recording from any readable sequence, with an optional ground-truth mask sequence of the same length.
 
-    Frames without a pixel size (videos, image folders) take the geometry of the masks.
+    Frames without a pixel size (videos, image folders) take the geometry of the masks.  ``name``
+    defaults to the recording's stem (see :func:`~DTCSegmentationLib.sequence_io.naming.distinct_names`
+    for several recordings); ``label`` picks one label of multi-label masks (see :func:`ground_truth`).
     """
     sequence = read_sequence(frames)
     geometry = sequence.geometry
@@ -65,11 +115,21 @@ def file_recording(frames: PathLike, truth: Optional[PathLike] = None) -> Record
         if len(reference) != len(sequence):
             raise DTCError(f"has {len(reference)} frames but {frames} has {len(sequence)}.", truth,
                            "Give one ground-truth mask per frame.")
-        masks = dict(enumerate(reference.frames))
+        masks = ground_truth(dict(enumerate(reference.frames)), sequence.frames, truth, label)
         if geometry == FrameGeometry():  # e.g. a video, which has no pixel size: take the masks' one
             geometry = reference.geometry
-    name = Path(frames).name.split(".")[0] or "recording"
-    return Recording(name, sequence.frames, geometry, sequence.frame_times, masks)
+    return Recording(name or recording_stem(Path(frames)), sequence.frames, geometry, sequence.frame_times, masks)
+
+
+def file_recordings(frames: Sequence[PathLike], truths: Sequence[Optional[PathLike]] = (),
+                    label: Optional[int] = None) -> List[Recording]:
+    """Recordings named on the command line, each named after its path and every name distinct."""
+    try:
+        names = distinct_names([Path(p) for p in frames])
+    except ValueError as error:
+        raise DTCError(f"the same recording is given twice ({error}).", fix="Name each recording once.") from None
+    truths = list(truths) or [None] * len(frames)
+    return [file_recording(path, truth, name, label) for path, truth, name in zip(frames, truths, names)]
 
 
 @contextlib.contextmanager
@@ -109,11 +169,17 @@ def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording
 
     results: Dict[str, List[RecordingEvaluation]] = {}
     names = list(models)
+    seen = set()
+    for recording in recordings:  # reports key everything by the recording's name: two would merge into one
+        if recording.name in seen:
+            raise DTCError(f"two recordings are both named {recording.name!r}.", fix="Give every recording its own name.")
+        seen.add(recording.name)
     for recording in recordings:
+        value_range = recording_value_range(recording.frames, recording.name)  # one decision (and note) per recording
         for index, name in enumerate(names):
             segmenter = models[name]
             wrap = (lambda it: progress(it, desc=f"{name}: {recording.name}", total=len(recording.frames))) if progress else None
-            masks, probabilities = segment_frames(segmenter, recording.frames, wrap)
+            masks, probabilities = segment_frames(segmenter, recording.frames, wrap, value_range)
             score = lambda m, p, on_frame=None: evaluate_recording(
                 recording.name, recording.frames, m, p, recording.truth, recording.geometry, recording.frame_times,
                 flicker_dice, on_frame)

@@ -2,18 +2,21 @@
 
 One writer serves a single model (``dtc evaluate``) and several side by side
 (``dtc compare``, ``dtc ablation``): ``results`` maps a method name to its evaluated
-recordings, all methods on the same recordings.
+recordings, all methods on the same recordings.  The report folder appears whole or not at all
+(:func:`report_folder`).
 """
 
+import contextlib
 import csv
 import json
 import math
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
-from DTCSegmentationLib.atomic import AtomicOutput
+from DTCSegmentationLib.atomic import atomic_output, output_folder
 from DTCSegmentationLib.errors import DTCError, PathLike
+from DTCSegmentationLib.sequence_io.naming import safe_name
 from DTCSegmentationLib.temporal.consistency import TEMPORAL_SUMMARY
 
 from DTCTrainingLib.evaluation.metrics import METRIC_LABELS, METRICS
@@ -89,12 +92,49 @@ def _curves_plot(path: Path, case: str, per_method: Mapping[str, RecordingEvalua
     plt.close(figure)
 
 
+SUMMARY_NAME = "summary.json"
+
+
+@contextlib.contextmanager
+def report_folder(out: PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary folder that becomes the report folder ``out`` only if the block succeeds.
+
+    A report is all or nothing: a failure half-way (or Ctrl-C) leaves no summary without its
+    report.  An existing empty ``out`` is used; a non-empty one is refused, or with ``overwrite``
+    replaced as a whole - but only if it holds an earlier report (a ``summary.json``), so that
+    ``--overwrite`` never deletes a folder of other files.
+    """
+    out = Path(out)
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise DTCError("already exists and would be overwritten.", out, "Choose another --out or pass --overwrite.")
+        if not (out / SUMMARY_NAME).is_file():
+            raise DTCError(f"holds files but no {SUMMARY_NAME}, so it is not an earlier report to replace.", out,
+                           "Choose a new or empty --out folder.")
+    with output_folder(out.parent):
+        with atomic_output(out, overwrite=out.is_dir(), directory=True) as temporary:
+            yield temporary
+
+
 def write_report(out: PathLike, results: Mapping[str, Sequence[RecordingEvaluation]], title: str,
                  metadata: Optional[Dict] = None, overwrite: bool = False) -> Dict[str, Path]:
-    """Write ``summary.json``, ``frames.csv``, ``report.md`` and ``curves_<case>.png`` into folder ``out``.
+    """Write the report folder ``out`` as a whole (see :func:`report_folder` and :func:`write_report_files`).
+
+    Returns:
+        The final paths by kind (``curves`` entries as ``curves:<case>``).
+    """
+    out = Path(out)
+    with report_folder(out, overwrite) as folder:
+        paths = write_report_files(folder, results, title, metadata)
+    return {kind: out / path.name for kind, path in paths.items()}
+
+
+def write_report_files(folder: PathLike, results: Mapping[str, Sequence[RecordingEvaluation]], title: str,
+                       metadata: Optional[Dict] = None) -> Dict[str, Path]:
+    """Write ``summary.json``, ``frames.csv``, ``report.md`` and ``curves_<case>.png`` into the new ``folder``.
 
     Args:
-        out: output folder (created; existing report files are only replaced with ``overwrite``).
+        folder: an empty folder (the temporary one of :func:`report_folder`).
         results: method name -> its evaluated recordings (the same recordings for every method).
         title: heading of the Markdown report.
         metadata: anything to record with the summary (command, models, settings).
@@ -102,37 +142,27 @@ def write_report(out: PathLike, results: Mapping[str, Sequence[RecordingEvaluati
     Returns:
         The written paths by kind (``curves`` entries as ``curves:<case>``).
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
     summaries = {method: summarize(evaluations) for method, evaluations in results.items()}
-    paths: Dict[str, Path] = {"summary": out / "summary.json", "frames": out / "frames.csv", "report": out / "report.md"}
-    for method, evaluations in results.items():
-        for evaluation in evaluations:
-            paths[f"curves:{evaluation.name}"] = out / f"curves_{evaluation.name}.png"
-    for path in paths.values():  # refuse before writing anything
-        if path.exists() and not overwrite:
-            raise DTCError("already exists and would be overwritten.", path, "Choose another --out or pass --overwrite.")
-    # Every file is written under a temporary name and all are renamed only once all are complete, so
-    # Ctrl-C never leaves a summary without its report, or new files mixed with an earlier report's.
-    outputs: Dict[str, AtomicOutput] = {}
-    try:
-        for key, path in paths.items():
-            outputs[key] = AtomicOutput(path, overwrite)
-        document = {"title": title, **(metadata or {}), "methods": summaries}
-        outputs["summary"].temporary.write_text(json.dumps(plain_json(document), indent=2) + "\n")
-        rows = [{"method": method, **row} for method, evaluations in results.items() for e in evaluations for row in e.rows()]
-        _csv(outputs["frames"].temporary, rows)
-        cases = list(dict.fromkeys(e.name for evaluations in results.values() for e in evaluations))
-        for case in cases:
-            per_method = {m: e for m, evaluations in results.items() for e in evaluations if e.name == case}
-            _curves_plot(outputs[f"curves:{case}"].temporary, case, per_method)
-        outputs["report"].temporary.write_text(markdown_report(title, summaries, metadata) + "\n")
-    except BaseException:
-        for output in outputs.values():
-            output.discard()
-        raise
-    for key in sorted(outputs, key=lambda key: key == "summary"):  # summary.json last: it marks a finished report
-        outputs[key].commit()
+    paths: Dict[str, Path] = {"summary": folder / SUMMARY_NAME, "frames": folder / "frames.csv",
+                              "report": folder / "report.md"}
+    cases = list(dict.fromkeys(e.name for evaluations in results.values() for e in evaluations))
+    files: Dict[str, str] = {}
+    for case in cases:
+        name = f"curves_{safe_name(case)}.png"
+        if name in files:
+            raise DTCError(f"the cases {files[name]!r} and {case!r} would share the file {name}.",
+                           fix="Give the recordings names that differ in letters or digits.")
+        files[name] = case
+        paths[f"curves:{case}"] = folder / name
+    document = {"title": title, **(metadata or {}), "methods": summaries}
+    paths["summary"].write_text(json.dumps(plain_json(document), indent=2) + "\n")
+    rows = [{"method": method, **row} for method, evaluations in results.items() for e in evaluations for row in e.rows()]
+    _csv(paths["frames"], rows)
+    for case in cases:
+        per_method = {m: e for m, evaluations in results.items() for e in evaluations if e.name == case}
+        _curves_plot(paths[f"curves:{case}"], case, per_method)
+    paths["report"].write_text(markdown_report(title, summaries, metadata) + "\n")
     return paths
 
 

@@ -7,9 +7,10 @@ probabilities, and ground truth on all, some or none of its frames);
 """
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+from DTCSegmentationLib.inference.preprocessing import float_value_range
 from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry
 from DTCSegmentationLib.temporal.consistency import (
     TEMPORAL_SUMMARY,
@@ -127,12 +128,21 @@ def summarize(evaluations: Sequence[RecordingEvaluation]) -> Dict[str, Dict]:
     return {"cases": cases, "dataset": dataset, "frames": accuracy["frames"]}
 
 
-def segment_frames(segmenter, frames: Sequence[np.ndarray], progress: Optional[Callable] = None):
+def recording_value_range(frames: np.ndarray, source: str = ""):
+    """The value range of a float recording (see ``preprocessing.float_value_range``), None for integer frames."""
+    return float_value_range(frames, source) if np.issubdtype(np.asarray(frames).dtype, np.floating) else None
+
+
+def segment_frames(segmenter, frames: Sequence[np.ndarray], progress: Optional[Callable] = None,
+                   value_range: Optional[Tuple[float, float]] = None):
     """Run a :class:`~.segmenter.Segmenter` over frames; returns ``(masks (T, H, W) uint8, probabilities (T, H, W) float32)``.
 
-    ``progress`` optionally wraps the result iterator (e.g. tqdm).
+    ``progress`` optionally wraps the result iterator (e.g. tqdm); ``value_range`` is that of float
+    frames (:func:`recording_value_range`; default: the whole of ``frames``).
     """
-    results = segmenter.segment_stream(frames)
+    if value_range is None:
+        value_range = recording_value_range(frames)
+    results = segmenter.segment_stream(frames, value_range)
     if progress is not None:
         results = progress(results)
     masks, probabilities = [], []

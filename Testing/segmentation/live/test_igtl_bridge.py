@@ -309,3 +309,20 @@ def test_a_taken_port_is_a_user_error_and_starts_nothing():
                                                                   listen_port=other_program.getsockname()[1]))
         with pytest.raises(DTCError, match="cannot listen on .* Fix: Choose another --listen port"):
             bridge.start()
+
+
+def test_every_oversized_image_is_counted_and_logged_even_when_its_body_never_comes(caplog):
+    """Issue #14, item 13: the second oversized header (body cut short) was neither logged nor counted."""
+    config = bridge_config(listen_host=LOCAL, listen_port=0, max_message_bytes=20_000)
+    oversized = image(box_frame(height=200, width=200)).pack()
+    with caplog.at_level("WARNING", logger="DTCSegmentationLib.live.igtl_bridge"), \
+            IgtlBridge(brightness_segmenter(), config) as bridge:
+        with socket.create_connection((LOCAL, bridge.listen_port), timeout=WAIT) as peer:
+            peer.sendall(oversized)  # whole: announced, skipped
+            peer.sendall(oversized[:MessageBase.IGTL_HEADER_SIZE + 100])  # announced, then the peer goes away
+        wait_until(lambda: bridge.stats()["connections_opened"] == 1 and bridge.stats()["connections"] == 0,
+                   "the bridge served the peer and noticed it left")
+        stats = bridge.stats()
+    assert stats["messages_skipped"] == 2 and stats["received"] == 0
+    skipped = [r.getMessage() for r in caplog.records if "skipped IMAGE 'Image_Reference'" in r.getMessage()]
+    assert len(skipped) == 2 and all("more than the limit of 20000" in m for m in skipped)

@@ -57,9 +57,13 @@ class DTCSegmentation(ScriptedLoadableModule):
 
 @parameterNodeWrapper
 class DTCSegmentationParameterNode:
-    """The panel's settings and its latest outputs (an empty model path means the shipped default model)."""
+    """The panel's settings and its latest outputs (an empty model path means the shipped default model).
 
-    inputNode: Union[vtkMRMLSequenceBrowserNode, vtkMRMLSequenceNode, vtkMRMLScalarVolumeNode]
+    A union of node types names None as well: the wrapper writes each field's default (None) when it
+    creates the node, and only a None member can write it (Slicer's parameterNodeWrapper/serializers.py).
+    """
+
+    inputNode: Union[vtkMRMLSequenceBrowserNode, vtkMRMLSequenceNode, vtkMRMLScalarVolumeNode, None]
     modelPath: pathlib.Path
     device: Annotated[str, Choice(list(DEVICES))] = "auto"
     backend: Annotated[str, Choice(list(BACKENDS))] = "eager"
@@ -69,7 +73,7 @@ class DTCSegmentationParameterNode:
     fillHoles: bool = True
     saveProbabilities: bool = False
     flickerDice: Annotated[float, WithinRange(0.5, 0.999)] = 0.9
-    masks: Union[vtkMRMLSequenceNode, vtkMRMLLabelMapVolumeNode]
+    masks: Union[vtkMRMLSequenceNode, vtkMRMLLabelMapVolumeNode, None]
     consistencyTable: vtkMRMLTableNode
     consistencyChart: vtkMRMLPlotChartNode
     showFlicker: bool = True

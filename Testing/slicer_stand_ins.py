@@ -144,13 +144,23 @@ def _ctk_module():
 
 # ---------------------------------------------------------------------- the application
 class Application:
-    """``slicer.app``: cursor, testing mode, event processing, ``startupCompleted()``, its logics."""
+    """``slicer.app``: cursor, testing mode, event processing, ``startupCompleted()``, its logics.
 
-    def __init__(self, testing=False):
+    As in the application the scene has a layout (view nodes made by the real ``vtkMRMLLayoutLogic``)
+    and the Plots module's logic is the real ``vtkSlicerPlotsLogic`` with the application logic.
+    """
+
+    def __init__(self, scene, testing=False):
         self.testing = testing
         self.cursors = []
         self.startup = Signal()
-        self.application_logic = slicer.vtkMRMLApplicationLogic()
+        self.application_logic = slicer.vtkSlicerApplicationLogic()
+        self.application_logic.SetMRMLScene(scene)
+        self.layout_logic = slicer.vtkMRMLLayoutLogic()
+        self.layout_logic.SetMRMLScene(scene)
+        self.plots_logic = slicer.vtkSlicerPlotsLogic()
+        self.plots_logic.SetMRMLApplicationLogic(self.application_logic)
+        self.plots_logic.SetMRMLScene(scene)
 
     def testingEnabled(self):
         return self.testing
@@ -412,9 +422,9 @@ def install(testing=False, scene=None):
         sys.modules[name] = module
         if name.startswith("slicer."):
             setattr(slicer, name.split(".", 1)[1], module)
-    slicer.app = Application(testing)
     slicer.mrmlScene = scene if scene is not None else slicer.vtkMRMLScene()
-    slicer.modules = types.SimpleNamespace()
+    slicer.app = Application(slicer.mrmlScene, testing)
+    slicer.modules = types.SimpleNamespace(plots=types.SimpleNamespace(logic=lambda: slicer.app.plots_logic))
     slicer.util.errorDisplay = _recorder("error")
     slicer.util.infoDisplay = _recorder("info")
     slicer.util.confirmOkCancelDisplay = _recorder("confirm", answer=True)
@@ -475,7 +485,19 @@ def load_module(module_name, register=False):
     return module
 
 
-def ui(**widgets):
-    """A ``self.ui`` namespace (``slicer.util.childWidgetVariables``) of the given stand-in widgets."""
+def ui(module_name):
+    """``self.ui`` as ``slicer.util.childWidgetVariables(loadUI(...))`` gives it: every named widget of the
+    module's .ui file, as a stand-in (``ctkPathLineEdit`` with the file's ``settingKey``)."""
+    import xml.etree.ElementTree as ElementTree
+
+    tree = ElementTree.parse(REPO_ROOT / module_name / "Resources" / "UI" / f"{module_name}.ui")
+    widgets = {}
+    for element in tree.iter("widget"):
+        properties = {prop.get("name"): prop.find("string") for prop in element.findall("property")}
+        if element.get("class") == "ctkPathLineEdit":
+            key = properties.get("settingKey")
+            widgets[element.get("name")] = PathLineEdit(settingKey=key.text if key is not None else "")
+        else:
+            widgets[element.get("name")] = Widget()
     return types.SimpleNamespace(**widgets)
 

@@ -1,6 +1,8 @@
 """The Slicer panels, checked without Slicer: widget names, parameter-node bindings, settings and packaging."""
 
 import ast
+import json
+import os
 import re
 import subprocess
 import sys
@@ -94,6 +96,24 @@ def test_panel_values_become_the_run_configuration():
 # Everything the DTC modules need that Slicer does not ship: none of it may load with the module.
 NOT_IN_SLICER = ("torch", "cv2", "monai", "safetensors", "onnx", "onnxruntime", "nibabel", "pynrrd", "matplotlib",
                  "tqdm", "pyigtl")
+BLOCKER = (
+    "import sys\n"
+    "class Block:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    f"        if name.split('.')[0] in {NOT_IN_SLICER!r}:\n"
+    "            raise ImportError('blocked: ' + name)\n"
+    "sys.meta_path.insert(0, Block())\n"
+)
+
+
+def run_blocked(script: str, *arguments: str) -> subprocess.CompletedProcess:
+    """``script`` in a fresh interpreter where importing any of :data:`NOT_IN_SLICER` fails (as before the
+    panel's Install), with the Testing folder (stand-ins) on the path."""
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join([str(ROOT / "Testing")] + [p for p in environment.get(
+        "PYTHONPATH", "").split(os.pathsep) if p])
+    return subprocess.run([sys.executable, "-c", BLOCKER + script, *arguments], capture_output=True, text=True,
+                          timeout=120, env=environment)
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -102,14 +122,57 @@ def test_module_imports_without_the_packages_it_installs(module):
     imported = sorted({node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                        and node.col_offset == 0 and (node.module or "").startswith("DTC")})
     assert imported
-    blocker = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        f"        if name.split('.')[0] in {NOT_IN_SLICER!r}:\n"
-        "            raise ImportError('blocked: ' + name)\n"
-        "sys.meta_path.insert(0, Block())\n"
-        + "".join(f"import {name}\n" for name in imported)
-    )
-    result = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, timeout=60)
+    result = run_blocked("".join(f"import {name}\n" for name in imported))
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+PANEL_BEFORE_INSTALLATION = """
+import json, sys
+import slicer
+import slicer_stand_ins as stand_ins
+from DTCSegmentationLib.mrml.scene import new_scene
+
+scene = new_scene()
+assert scene.ReadFromMRB(sys.argv[1])  # a scene saved after a run, opened before the packages are installed
+stand_ins.install(scene=scene)
+segmentation = stand_ins.load_module("DTCSegmentation")
+panel = segmentation.DTCSegmentationWidget()
+panel.ui, panel.logic = stand_ins.ui("DTCSegmentation"), segmentation.DTCSegmentationLogic()
+panel.updateDependencyStatus()
+panel.setParameterNode(panel.logic.getParameterNode())  # the panel shows the run's summary
+panel.onShowFlicker(False)
+panel.onShowCurves()
+panel.onDefaultModel()
+training = stand_ins.load_module("DTCTraining")
+trainingPanel = training.DTCTrainingWidget()
+trainingPanel.ui, trainingPanel.logic = stand_ins.ui("DTCTraining"), training.DTCTrainingLogic()
+trainingPanel.updateDependencyStatus()
+trainingPanel.setParameterNode(trainingPanel.logic.getParameterNode())
+print(json.dumps({"summary": panel.ui.summaryLabel.text, "model": str(panel._parameterNode.modelPath),
+                  "resumable": trainingPanel.ui.resumeButton.enabled}))
+"""
+
+
+def test_panel_paths_that_run_before_installation_import_none_of_the_packages(tmp_path, mrml):
+    """What a user can do before Install: open a scene with a run (summary, flicker overlay, curves),
+    pick the default model, see the dependency status; and the training panel's buttons."""
+    from DTCSegmentationLib import mrml as dtc_mrml
+    from samples import recording, tiny_segmenter
+
+    stand_ins = pytest.importorskip("slicer_stand_ins")
+    with stand_ins.installed(scene=dtc_mrml.new_scene()):
+        module = stand_ins.load_module("DTCSegmentation")
+        frames = recording(num_frames=4)
+        sequence = dtc_mrml.add_volume_sequence(mrml.mrmlScene, frames, "sweep")
+        browser = dtc_mrml.add_sequence_browser(mrml.mrmlScene, [sequence], "sweep browser")
+        run = dtc_mrml.segment_recording(mrml.mrmlScene, browser, tiny_segmenter(tmp_path, frames))
+        parameters = module.DTCSegmentationLogic().getParameterNode()
+        parameters.inputNode, parameters.masks = browser, run.masks
+        parameters.consistencyChart = run.chart
+        bundle = dtc_mrml.write_scene_bundle(mrml.mrmlScene, tmp_path / "run.mrb")
+    result = run_blocked(PANEL_BEFORE_INSTALLATION, str(bundle))
+    assert result.returncode == 0, result.stderr[-3000:]
+    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    assert shown["summary"].startswith("4 frames | consistency "), shown
+    assert shown["model"] == str(ROOT / "DTCSegmentation" / "Resources" / "Models" / "dtc_default.safetensors")
+    assert shown["resumable"] is False

@@ -1,7 +1,9 @@
 """The Slicer build, the pip package, the README and CI agree with the files on disk."""
 
 import ast
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +111,67 @@ def test_dependency_report_names_every_pyproject_dependency():
     names = {re.match(r"[A-Za-z0-9_.-]+", line.strip().strip('"')).group(0).lower()
              for line in block.splitlines() if line.strip().startswith('"')}
     assert names == {name.lower() for name in REQUIRED_DISTRIBUTIONS}
+
+
+LOAD_DEFAULT_MODEL = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import DTCSegmentationLib
+from DTCSegmentationLib.networks.default_model import default_model_path
+from DTCSegmentationLib.networks.model_file import load_model
+_, info = load_model(default_model_path())
+print(json.dumps({"package": DTCSegmentationLib.__file__, "model": str(default_model_path()),
+                  "architecture": info.architecture, "input_size": list(info.input_size)}))
+"""
+
+
+def load_default_model_from(folder: Path) -> dict:
+    """Load the default model in an interpreter whose import path is ``folder`` and site-packages only."""
+    result = subprocess.run([sys.executable, "-I", "-c", LOAD_DEFAULT_MODEL, str(folder)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(loaded["package"]).resolve().is_relative_to(folder.resolve()), loaded  # not the source tree
+    assert Path(loaded["model"]).resolve().is_relative_to(folder.resolve()), loaded
+    return loaded
+
+
+def test_installed_extension_finds_the_default_model(tmp_path):
+    """The files each module's CMake lists name, laid out as Slicer's build installs them.
+
+    SlicerMacroBuildScriptedModule.cmake (v5.6.2, v5.8.1, main) hands SCRIPTS and RESOURCES to
+    ctkMacroCompilePythonScript with DESTINATION_DIR ``${Slicer_QTSCRIPTEDMODULES_LIB_DIR}`` (no module
+    subfolder without WITH_SUBDIR) = ``lib/Slicer-X.Y/qt-scripted-modules`` (SlicerDirectories.cmake);
+    CTK's ctkMacroCompilePythonScript.cmake copies each listed file to ``DESTINATION_DIR/<its relative
+    path>`` and installs that folder as it is.  Both modules of the extension share it.
+    """
+    tree = tmp_path / "lib" / "Slicer-5.8" / "qt-scripted-modules"
+    for module in MODULES:
+        text = (ROOT / module / "CMakeLists.txt").read_text()
+        for variable in ("MODULE_PYTHON_SCRIPTS", "MODULE_PYTHON_RESOURCES"):
+            for entry in cmake_list(text, variable, module):
+                (tree / entry).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / module / entry, tree / entry)
+    loaded = load_default_model_from(tree)
+    assert Path(loaded["model"]) == tree / "Resources" / "Models" / "dtc_default.safetensors"
+    assert (loaded["architecture"], loaded["input_size"]) == ("fast_unet", [256, 448])  # MODEL_CARD.md
+
+
+def test_wheel_ships_the_default_model(tmp_path):
+    """``pip wheel .`` then ``pip install --target``: the wheel alone holds a loadable default model."""
+    pytest.importorskip("setuptools", minversion="70.1", reason="building the wheel without isolation needs setuptools")
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "out", "dtc_demo"))
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    built = subprocess.run(pip + ["wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist")],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-3000:]
+    wheel = next((tmp_path / "dist").glob("slicer_dtc-*.whl"))
+    target = tmp_path / "target"
+    installed = subprocess.run(pip + ["install", "--no-deps", "--no-index", "--target", str(target), str(wheel)],
+                               capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    loaded = load_default_model_from(target)
+    assert Path(loaded["model"]) == target / "DTCSegmentationLib" / "Resources" / "Models" / "dtc_default.safetensors"
+    assert (loaded["architecture"], loaded["input_size"]) == ("fast_unet", [256, 448])  # MODEL_CARD.md

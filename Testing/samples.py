@@ -5,6 +5,7 @@ Factories with arguments live here (tests import them: ``from samples import fra
 ``Testing`` folder is on pytest's ``pythonpath``); fixtures without arguments are in ``conftest.py``.
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +57,16 @@ def tiny_segmenter(folder, frames: FrameSequence, seed: int = 0) -> Segmenter:
     probe = Segmenter.from_file(path, device="cpu")
     threshold = float(np.median(probe.probabilities([frames.frames[0]])[0]))
     return Segmenter.from_file(path, device="cpu", threshold=threshold, batch_size=4)
+
+
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` runs (Linux: a zombie waiting to be reaped by its new parent has ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return True

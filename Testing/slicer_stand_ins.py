@@ -41,6 +41,9 @@ class Signal:
         for slot in list(self.slots):
             slot(*args)
 
+    def __call__(self, *args, **kwargs):  # a method the tests do not look at (widget.layout().addWidget(...))
+        return Widget()
+
 
 class Widget:
     """Any Qt widget: free attributes (``enabled``, ``checked``, ``text``, ``toolTip`` ...) and ``connect``.
@@ -190,7 +193,7 @@ class ScriptedLoadableModule:
 
 
 class ScriptedLoadableModuleWidget:
-    """No setup(): tests give the widget a ``ui`` namespace of stand-in widgets instead of the .ui file."""
+    """The module panel; ``setup()`` runs as in Slicer, with ``loadUI`` giving stand-ins of the .ui file's widgets."""
 
     reloads = []
 
@@ -201,6 +204,10 @@ class ScriptedLoadableModuleWidget:
 
     def setup(self):
         pass
+
+    def resourcePath(self, filename):
+        """``<module folder>/Resources/<filename>`` (``os.path.dirname(slicer.util.modulePath(moduleName))``)."""
+        return str(REPO_ROOT / self.moduleName / "Resources" / filename)
 
     def onReload(self):
         """ScriptedLoadableModule.py ``onReload``: ``slicer.util.reloadScriptedModule(self.moduleName)``."""
@@ -425,6 +432,9 @@ def install(testing=False, scene=None):
     slicer.mrmlScene = scene if scene is not None else slicer.vtkMRMLScene()
     slicer.app = Application(slicer.mrmlScene, testing)
     slicer.modules = types.SimpleNamespace(plots=types.SimpleNamespace(logic=lambda: slicer.app.plots_logic))
+    slicer.util.loadUI = lambda path: Widget(ui_path=path)
+    slicer.util.childWidgetVariables = lambda widget: _ui_file(widget.ui_path)
+    slicer.qMRMLPlotWidget = Widget
     slicer.util.errorDisplay = _recorder("error")
     slicer.util.infoDisplay = _recorder("info")
     slicer.util.confirmOkCancelDisplay = _recorder("confirm", answer=True)
@@ -447,10 +457,11 @@ def _recorder(kind, answer=None):
 def installed(testing=False, scene=None):
     """:func:`install` for the duration of a ``with`` block, then everything as it was."""
     saved_modules = {name: sys.modules.get(name) for name in _modules(testing)}
-    names = ("app", "mrmlScene", "modules", "ScriptedLoadableModule", "parameterNodeWrapper", "i18n")
+    names = ("app", "mrmlScene", "modules", "ScriptedLoadableModule", "parameterNodeWrapper", "i18n", "qMRMLPlotWidget")
     missing = object()
     saved_attributes = {name: getattr(slicer, name, missing) for name in names}
-    saved_util = {name: getattr(slicer.util, name) for name in ("errorDisplay", "infoDisplay", "confirmOkCancelDisplay")}
+    saved_util = {name: getattr(slicer.util, name) for name in ("errorDisplay", "infoDisplay", "confirmOkCancelDisplay",
+                                                                "loadUI", "childWidgetVariables")}
     DISPLAYED.clear()
     try:
         yield install(testing, scene)
@@ -488,9 +499,13 @@ def load_module(module_name, register=False):
 def ui(module_name):
     """``self.ui`` as ``slicer.util.childWidgetVariables(loadUI(...))`` gives it: every named widget of the
     module's .ui file, as a stand-in (``ctkPathLineEdit`` with the file's ``settingKey``)."""
+    return _ui_file(REPO_ROOT / module_name / "Resources" / "UI" / f"{module_name}.ui")
+
+
+def _ui_file(path):
     import xml.etree.ElementTree as ElementTree
 
-    tree = ElementTree.parse(REPO_ROOT / module_name / "Resources" / "UI" / f"{module_name}.ui")
+    tree = ElementTree.parse(path)
     widgets = {}
     for element in tree.iter("widget"):
         properties = {prop.get("name"): prop.find("string") for prop in element.findall("property")}

@@ -137,17 +137,13 @@ assert scene.ReadFromMRB(sys.argv[1])  # a scene saved after a run, opened befor
 stand_ins.install(scene=scene)
 segmentation = stand_ins.load_module("DTCSegmentation")
 panel = segmentation.DTCSegmentationWidget()
-panel.ui, panel.logic = stand_ins.ui("DTCSegmentation"), segmentation.DTCSegmentationLogic()
-panel.updateDependencyStatus()
-panel.setParameterNode(panel.logic.getParameterNode())  # the panel shows the run's summary
+panel.setup()  # the dependency status, and the parameter node: the panel shows the run's summary
 panel.onShowFlicker(False)
 panel.onShowCurves()
 panel.onDefaultModel()
 training = stand_ins.load_module("DTCTraining")
 trainingPanel = training.DTCTrainingWidget()
-trainingPanel.ui, trainingPanel.logic = stand_ins.ui("DTCTraining"), training.DTCTrainingLogic()
-trainingPanel.updateDependencyStatus()
-trainingPanel.setParameterNode(trainingPanel.logic.getParameterNode())
+trainingPanel.setup()
 print(json.dumps({"summary": panel.ui.summaryLabel.text, "model": str(panel._parameterNode.modelPath),
                   "resumable": trainingPanel.ui.resumeButton.enabled}))
 """

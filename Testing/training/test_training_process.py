@@ -14,6 +14,7 @@ from DTCTrainingLib.cli import build_parser
 from DTCTrainingLib.config import load_config
 from DTCTrainingLib.data.simulated_dataset import make_simulated_dataset
 from DTCTrainingLib.training_process import TrainingProcess, event_summary, override_arguments, train_command
+from samples import process_running
 
 pytestmark = pytest.mark.slow  # trains networks or opens sockets
 
@@ -147,19 +148,6 @@ sys.exit(child.wait())
 '''
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for its new parent to reap it has ended)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return True
-
-
 def launched_run(dataset, tmp_path, child_ignores_sigint: bool):
     launcher = tmp_path / "PythonSlicer"
     launcher.write_text(LAUNCHER.format(python=sys.executable))
@@ -172,24 +160,24 @@ def launched_run(dataset, tmp_path, child_ignores_sigint: bool):
     return process, int(pid_file.read_text())
 
 
-@pytest.mark.skipif(os.name == "nt", reason="the stand-in launcher and /proc are POSIX")
+@pytest.mark.skipif(sys.platform != "linux", reason="the stand-in launcher is POSIX; process_running reads /proc")
 def test_cancel_through_a_launcher_stops_the_trainer_behind_it(dataset, tmp_path):
     process, trainer = launched_run(dataset, tmp_path, child_ignores_sigint=False)
     process.cancel(grace=60)
     assert process.wait(timeout=90) == "cancelled", list(process.log)
-    assert not alive(trainer)  # over only once the trainer has stopped, not when the launcher died
+    assert not process_running(trainer)  # over only once the trainer has stopped, not when the launcher died
     assert any("interrupted" in line for line in process.log)  # the trainer's own Ctrl-C message: a clean stop
     checkpoint = torch.load(str(tmp_path / "run" / "teacher_checkpoint.pt"), weights_only=True)
     assert checkpoint["state"]["epoch"] >= 1
 
 
-@pytest.mark.skipif(os.name == "nt", reason="the stand-in launcher and /proc are POSIX")
+@pytest.mark.skipif(sys.platform != "linux", reason="the stand-in launcher is POSIX; process_running reads /proc")
 def test_a_trainer_behind_a_launcher_that_outlives_the_grace_period_is_killed(dataset, tmp_path):
     """The trainer ignores the interrupt (as one stuck in native code would); the launcher dies of it at once."""
     process, trainer = launched_run(dataset, tmp_path, child_ignores_sigint=True)
     process.cancel(grace=2)
     assert process.wait(timeout=60) == "cancelled", list(process.log)
-    assert not alive(trainer)
+    assert not process_running(trainer)
     checkpoint = torch.load(str(tmp_path / "run" / "teacher_checkpoint.pt"), weights_only=True)
     assert checkpoint["state"]["epoch"] >= 1
     resumed = TrainingProcess("teacher", dataset, tmp_path / "run", {**TINY, "optim.epochs": checkpoint["state"]["epoch"] + 1})

@@ -10,13 +10,14 @@ import contextlib
 import logging
 import pathlib
 import tempfile
+import unittest
 from typing import Annotated, Union
 
 import qt
 import slicer
 import vtk
 from DTCSegmentationLib.choices import BACKENDS, DEVICES, MASK_FORMATS
-from DTCSegmentationLib.dependencies import dependency_status_text
+from DTCSegmentationLib.dependencies import dependencies_ready, dependency_status_text
 from slicer import (
     vtkMRMLLabelMapVolumeNode,
     vtkMRMLPlotChartNode,
@@ -486,20 +487,28 @@ def _recordingID(run):
 
 
 class DTCSegmentationTest(ScriptedLoadableModuleTest):
-    """The headless MRML checks again, inside Slicer on ``slicer.mrmlScene`` with the application's logics."""
+    """The headless MRML checks again, inside Slicer on ``slicer.mrmlScene`` with the application's logics.
+
+    ctest runs each ``test_*`` method on its own (``slicer.testing.runUnitTest`` loads them by name), so
+    every method that needs torch or the other packages skips itself while they are missing.
+    """
 
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
-        self.setUp()
-        self.test_dependency_report()
-        self.setUp()
-        self.test_segment_browser_and_reload_bundle()
-        self.setUp()
-        self.test_parameter_node_restores_the_panel()
-        self.setUp()
-        self.test_live_mask_follows_image_updates()
+        """What the panel's Reload and Test runs: every test, a skipped one logged rather than raised."""
+        for name in ("test_dependency_report", "test_segment_browser_and_reload_bundle",
+                     "test_parameter_node_restores_the_panel", "test_live_mask_follows_image_updates"):
+            self.setUp()
+            try:
+                getattr(self, name)()
+            except unittest.SkipTest as skipped:
+                logging.info(f"DTCSegmentation self-test {name} skipped: {skipped}")
+
+    def requirePackages(self):
+        if not dependencies_ready():
+            self.skipTest("torch or other Python packages are missing (Setup > Install missing packages)")
 
     def test_dependency_report(self):
         text = DTCSegmentationLogic().dependencyStatusText()
@@ -528,6 +537,7 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
         return images, sequence, add_sequence_browser(slicer.mrmlScene, [sequence], "US browser")
 
     def test_segment_browser_and_reload_bundle(self):
+        self.requirePackages()
         import numpy as np
 
         logic = DTCSegmentationLogic()
@@ -556,6 +566,7 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
             np.testing.assert_array_equal(slicer.util.arrayFromVolume(reloaded.displayed["masks"])[0], expected)
 
     def test_parameter_node_restores_the_panel(self):
+        self.requirePackages()
         logic = DTCSegmentationLogic()
         parameters = logic.getParameterNode()
         _, _, browser = self._recording()
@@ -567,6 +578,7 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
         self.assertEqual((restored.threshold, restored.backend), (0.3, "onnx"))
 
     def test_live_mask_follows_image_updates(self):
+        self.requirePackages()
         import time
 
         import numpy as np

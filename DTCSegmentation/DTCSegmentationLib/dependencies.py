@@ -69,6 +69,11 @@ def missing_requirements(requirements_file: PathLike = SLICER_REQUIREMENTS) -> L
     return missing
 
 
+def dependencies_ready(requirements_file: PathLike = SLICER_REQUIREMENTS) -> bool:
+    """Whether torch and every requirement are installed (nothing is imported to find out)."""
+    return installed_version("torch") is not None and not missing_requirements(requirements_file)
+
+
 def ensure_dependencies(torch_installed: Callable[[], bool], install_torch: Callable[[], object],
                         confirm: Callable[[str], bool], pip_install: Callable[[List[str]], object],
                         requirements_file: PathLike = SLICER_REQUIREMENTS) -> bool:

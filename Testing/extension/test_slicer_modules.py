@@ -93,16 +93,26 @@ def test_panel_values_become_the_run_configuration():
         panel_overrides({}, "optim.lr")
 
 
-# Everything the DTC modules need that Slicer does not ship: none of it may load with the module.
-NOT_IN_SLICER = ("torch", "cv2", "monai", "safetensors", "onnx", "onnxruntime", "nibabel", "pynrrd", "matplotlib",
-                 "tqdm", "pyigtl")
+# Everything the DTC modules need that Slicer does not ship (module: distribution); none of it may load
+# with the module.  Slicer ships numpy, SimpleITK and pydicom.
+NOT_IN_SLICER = {"torch": "torch", "cv2": "opencv-python-headless", "monai": "monai", "safetensors": "safetensors",
+                 "onnx": "onnx", "onnxruntime": "onnxruntime", "nibabel": "nibabel", "nrrd": "pynrrd",
+                 "matplotlib": "matplotlib", "tqdm": "tqdm", "pyigtl": "pyigtl", "py_sod_metrics": "pysodmetrics"}
+# A Slicer before the panel's Install: the modules cannot be imported and the distributions are not installed.
 BLOCKER = (
     "import sys\n"
+    "from importlib import metadata\n"
     "class Block:\n"
     "    def find_spec(self, name, path=None, target=None):\n"
-    f"        if name.split('.')[0] in {NOT_IN_SLICER!r}:\n"
+    f"        if name.split('.')[0] in {sorted(NOT_IN_SLICER)!r}:\n"
     "            raise ImportError('blocked: ' + name)\n"
     "sys.meta_path.insert(0, Block())\n"
+    "installed_version = metadata.version\n"
+    "def version(name):\n"
+    f"    if name.lower() in {sorted(NOT_IN_SLICER.values())!r}:\n"
+    "        raise metadata.PackageNotFoundError(name)\n"
+    "    return installed_version(name)\n"
+    "metadata.version = version\n"
 )
 
 
@@ -172,3 +182,31 @@ def test_panel_paths_that_run_before_installation_import_none_of_the_packages(tm
     assert shown["summary"].startswith("4 frames | consistency "), shown
     assert shown["model"] == str(ROOT / "DTCSegmentation" / "Resources" / "Models" / "dtc_default.safetensors")
     assert shown["resumable"] is False
+
+
+RUN_UNIT_TEST = """
+import json, sys, unittest
+import slicer_stand_ins as stand_ins
+
+stand_ins.install(testing=True)
+stand_ins.load_module(sys.argv[1], register=True)
+# Slicer's Base/Python/slicer/testing.py runUnitTest(path, testname), what slicer_add_python_unittest's ctest
+# runs (CMake/SlicerMacroPythonTesting.cmake): the module's tests loaded by name, run by a TextTestRunner.
+suite = unittest.TestLoader().loadTestsFromName(sys.argv[1])
+result = unittest.TextTestRunner(verbosity=2).run(suite)
+print(json.dumps({"run": result.testsRun, "errors": [str(test) for test, _ in result.errors + result.failures],
+                  "skipped": {test._testMethodName: reason for test, reason in result.skipped}}))
+"""
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_ctest_runs_each_self_test_method_and_those_needing_the_packages_skip(module):
+    result = run_blocked(RUN_UNIT_TEST, module)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    tree = ast.parse((ROOT / module / f"{module}.py").read_text())
+    test_class = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == f"{module}Test")
+    methods = {node.name for node in test_class.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test")}
+    assert outcome["run"] == len(methods) and outcome["errors"] == [], result.stderr[-3000:]
+    assert set(outcome["skipped"]) == methods - {"test_dependency_report"}
+    assert all("missing" in reason for reason in outcome["skipped"].values())

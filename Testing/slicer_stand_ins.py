@@ -20,6 +20,7 @@ import typing
 import unittest
 
 import slicer
+import vtk
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -51,10 +52,19 @@ class Widget:
     ``connect("toggled(bool)", slot)`` is how the module files connect PythonQt signals by signature.
     """
 
+    NOTIFY = {"checked": "toggled", "currentPath": "currentPathChanged", "value": "valueChanged"}
+    """Properties whose change Qt announces with a signal (QAbstractButton::toggled, ctkPathLineEdit::currentPathChanged ...)."""
+
     def __init__(self, **properties):
-        self.enabled, self.checked, self.visible, self.text, self.toolTip = True, False, True, "", ""
-        self.signals = {}
+        self.__dict__["signals"] = {}
+        self.__dict__.update(enabled=True, checked=False, visible=True, text="", toolTip="", currentPath="", value=0)
         self.__dict__.update(properties)
+
+    def __setattr__(self, name, value):
+        changed = self.__dict__.get(name, object()) != value
+        self.__dict__[name] = value
+        if changed and name in self.NOTIFY and self.NOTIFY[name] in self.signals:
+            self.signals[self.NOTIFY[name]].emit(value)
 
     def connect(self, signature, slot):
         self.signals.setdefault(signature.split("(")[0], Signal()).connect(slot)
@@ -74,8 +84,8 @@ class PathLineEdit(Widget):
 
     Dirs, Files = 1, 2
 
-    def __init__(self, settingKey="", currentPath=""):
-        super().__init__(settingKey=settingKey, currentPath=currentPath)
+    def __init__(self, settingKey=""):
+        super().__init__(settingKey=settingKey)
 
     def addCurrentPathToHistory(self):
         if not self.currentPath:
@@ -149,8 +159,11 @@ def _ctk_module():
 class Application:
     """``slicer.app``: cursor, testing mode, event processing, ``startupCompleted()``, its logics.
 
-    As in the application the scene has a layout (view nodes made by the real ``vtkMRMLLayoutLogic``)
-    and the Plots module's logic is the real ``vtkSlicerPlotsLogic`` with the application logic.
+    As in the application: the application logic gets the scene first (it adds the slice orientation
+    presets, vtkMRMLApplicationLogic.cxx), the layout logic makes the view nodes, each slice view has a
+    ``vtkMRMLSliceLogic`` set up as qMRMLSliceControllerWidget does it (application logic, scene, slice
+    node) and registered with the application logic, and the Plots module's logic is the real
+    ``vtkSlicerPlotsLogic``.
     """
 
     def __init__(self, scene, testing=False):
@@ -164,6 +177,25 @@ class Application:
         self.plots_logic = slicer.vtkSlicerPlotsLogic()
         self.plots_logic.SetMRMLApplicationLogic(self.application_logic)
         self.plots_logic.SetMRMLScene(scene)
+        self.slice_logics = vtk.vtkCollection()
+        for index in range(scene.GetNumberOfNodesByClass("vtkMRMLSliceNode")):
+            slice_logic = slicer.vtkMRMLSliceLogic()
+            slice_logic.SetMRMLApplicationLogic(self.application_logic)
+            slice_logic.SetMRMLScene(scene)
+            slice_logic.SetSliceNode(scene.GetNthNodeByClass(index, "vtkMRMLSliceNode"))
+            self.slice_logics.AddItem(slice_logic)
+        self.application_logic.SetSliceLogics(self.slice_logics)
+
+    def layoutManager(self):
+        """``setLayout`` sets the layout node's view arrangement (qSlicerLayoutManager); the slice views' logics."""
+        logics = {self.slice_logics.GetItemAsObject(index).GetSliceNode().GetLayoutName(): self.slice_logics.GetItemAsObject(
+            index) for index in range(self.slice_logics.GetNumberOfItems())}
+        return types.SimpleNamespace(
+            setLayout=self.layout_logic.GetLayoutNode().SetViewArrangement,
+            layout=self.layout_logic.GetLayoutNode().GetViewArrangement,
+            sliceViewNames=lambda: list(logics), mrmlSliceLogics=lambda: self.slice_logics,
+            sliceWidget=lambda name: types.SimpleNamespace(sliceLogic=lambda: logics[name],
+                                                           mrmlSliceNode=lambda: logics[name].GetSliceNode()))
 
     def testingEnabled(self):
         return self.testing
@@ -409,6 +441,52 @@ def _parameter_node_wrapper_module():
     return module
 
 
+# ---------------------------------------------------------------------- Modules/Scripted/SampleData/SampleData.py
+class SampleDataLogic:
+    """``registerCustomSampleDataSource``: the keywords 5.6.2, 5.8.1 and main all take, and the check
+    ``SampleDataSource.__init__`` makes (a str ``uris`` turns each field into a one-item list; the
+    fields are zipped with ``fileNames``, so a missing file name or URI fails)."""
+
+    sources = {}
+
+    @staticmethod
+    def registerCustomSampleDataSource(category="Custom", sampleName=None, uris=None, fileNames=None, nodeNames=None,
+                                       customDownloader=None, thumbnailFileName=None, loadFiles=None,
+                                       loadFileProperties={}, checksums=None):
+        if isinstance(uris, str):
+            uris, fileNames, nodeNames = [uris], [fileNames], [nodeNames]
+        list(zip(fileNames, nodeNames))  # TypeError for None, as in SampleDataSource
+        if not len(uris) == len(fileNames) == len(nodeNames):
+            raise ValueError("All fields of sample data source must have the same length")
+        source = types.SimpleNamespace(sampleName=sampleName, uris=uris, fileNames=fileNames, nodeNames=nodeNames,
+                                       customDownloader=customDownloader, thumbnailFileName=thumbnailFileName)
+        SampleDataLogic.sources.setdefault(category, []).append(source)
+
+    @staticmethod
+    def click(category, sampleName):
+        """The Sample Data panel's button: ``source.customDownloader(source)`` (SampleData.py)."""
+        source = next(s for s in SampleDataLogic.sources[category] if s.sampleName == sampleName)
+        return source.customDownloader(source)
+
+
+# ---------------------------------------------------------------------- fepegar/SlicerPyTorch PyTorchUtils.py
+class PyTorchUtilsLogic:
+    """The two calls the modules make; ``installTorch`` with the real signature, recording its arguments."""
+
+    installs = []
+    present = False
+
+    @staticmethod
+    def torchInstalled():
+        return PyTorchUtilsLogic.present
+
+    def installTorch(self, askConfirmation=False, forceComputationBackend=None, torchVersionRequirement=None,
+                     torchvisionVersionRequirement=None):
+        PyTorchUtilsLogic.installs.append({"askConfirmation": askConfirmation,
+                                           "torchVersionRequirement": torchVersionRequirement})
+        return types.SimpleNamespace(__version__="stand-in")
+
+
 # ---------------------------------------------------------------------- installing them
 def _modules(testing):
     scripted = types.ModuleType("slicer.ScriptedLoadableModule")
@@ -419,8 +497,13 @@ def _modules(testing):
     # i18n.py tr(): app.translate(context, text), which returns ``text`` when no translation is loaded
     i18n.tr = lambda text: text
     i18n.translate = lambda context, text: text
+    sample_data = types.ModuleType("SampleData")
+    sample_data.SampleDataLogic = SampleDataLogic
+    pytorch_utils = types.ModuleType("PyTorchUtils")
+    pytorch_utils.PyTorchUtilsLogic = PyTorchUtilsLogic
     return {"qt": _qt_module(), "ctk": _ctk_module(), "slicer.ScriptedLoadableModule": scripted,
-            "slicer.parameterNodeWrapper": _parameter_node_wrapper_module(), "slicer.i18n": i18n}
+            "slicer.parameterNodeWrapper": _parameter_node_wrapper_module(), "slicer.i18n": i18n,
+            "SampleData": sample_data, "PyTorchUtils": pytorch_utils}
 
 
 def install(testing=False, scene=None):
@@ -429,9 +512,15 @@ def install(testing=False, scene=None):
         sys.modules[name] = module
         if name.startswith("slicer."):
             setattr(slicer, name.split(".", 1)[1], module)
-    slicer.mrmlScene = scene if scene is not None else slicer.vtkMRMLScene()
+    if scene is None:  # as in Slicer, the Colors and Sequences logics have the scene (nodes, proxies on playback)
+        from DTCSegmentationLib.mrml.scene import new_scene
+
+        scene = new_scene()
+    slicer.mrmlScene = scene
     slicer.app = Application(slicer.mrmlScene, testing)
     slicer.modules = types.SimpleNamespace(plots=types.SimpleNamespace(logic=lambda: slicer.app.plots_logic))
+    SampleDataLogic.sources, PyTorchUtilsLogic.installs, PyTorchUtilsLogic.present = {}, [], False
+    slicer.util.pip_install = _recorder("pip")
     slicer.util.loadUI = lambda path: Widget(ui_path=path)
     slicer.util.childWidgetVariables = lambda widget: _ui_file(widget.ui_path)
     slicer.qMRMLPlotWidget = Widget
@@ -443,7 +532,8 @@ def install(testing=False, scene=None):
 
 
 DISPLAYED = []
-"""``(kind, text)`` of every message box shown (``errorDisplay``, ``infoDisplay``, ``confirmOkCancelDisplay``)."""
+"""``(kind, text)`` of every message box shown (``errorDisplay``, ``infoDisplay``, ``confirmOkCancelDisplay``),
+and of every ``pip_install`` call."""
 
 
 def _recorder(kind, answer=None):
@@ -461,7 +551,7 @@ def installed(testing=False, scene=None):
     missing = object()
     saved_attributes = {name: getattr(slicer, name, missing) for name in names}
     saved_util = {name: getattr(slicer.util, name) for name in ("errorDisplay", "infoDisplay", "confirmOkCancelDisplay",
-                                                                "loadUI", "childWidgetVariables")}
+                                                                "loadUI", "childWidgetVariables", "pip_install")}
     DISPLAYED.clear()
     try:
         yield install(testing, scene)
@@ -508,11 +598,15 @@ def _ui_file(path):
     tree = ElementTree.parse(path)
     widgets = {}
     for element in tree.iter("widget"):
-        properties = {prop.get("name"): prop.find("string") for prop in element.findall("property")}
-        if element.get("class") == "ctkPathLineEdit":
-            key = properties.get("settingKey")
-            widgets[element.get("name")] = PathLineEdit(settingKey=key.text if key is not None else "")
-        else:
-            widgets[element.get("name")] = Widget()
+        strings = {prop.get("name"): prop.find("string") for prop in element.findall("property")}
+        strings = {name: value.text or "" for name, value in strings.items() if value is not None}
+        widget = PathLineEdit(settingKey=strings.get("settingKey", "")) if element.get("class") == "ctkPathLineEdit" else Widget()
+        for name in ("text", "toolTip"):
+            if name in strings:
+                setattr(widget, name, strings[name])
+        enabled = element.find("property[@name='enabled']/bool")
+        if enabled is not None:
+            widget.enabled = enabled.text == "true"
+        widgets[element.get("name")] = widget
     return types.SimpleNamespace(**widgets)
 

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import pytest
 from DTCSegmentationLib.choices import DEVICES, NETWORK_NAMES
@@ -67,9 +68,26 @@ def test_module_cmake_runs_the_self_test(module):
     assert "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in (ROOT / module / "CMakeLists.txt").read_text()
 
 
+def module_path_edits(module):
+    """The module's ``PATH_EDITS``: path edits its panel keeps in step with string parameters itself."""
+    tree = ast.parse((ROOT / module / f"{module}.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", "") == "PATH_EDITS" for target in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_path_edits_the_panel_syncs_are_ui_widgets_and_string_fields(module):
+    edits = module_path_edits(module)
+    assert edits, f"{module}.py has no PATH_EDITS"
+    assert set(edits) <= ui_widget_names(module) and set(edits.values()) <= parameter_node_fields(module)
+    assert not set(edits) & set(ui_parameter_bindings(module)), "bound twice: by the wrapper and by the panel"
+
+
 def test_training_panel_binds_every_training_setting():
     fields = parameter_node_fields("DTCTraining")
-    bound = set(ui_parameter_bindings("DTCTraining").values())
+    bound = set(ui_parameter_bindings("DTCTraining").values()) | set(module_path_edits("DTCTraining").values())
     expected = set(PANEL_SETTINGS) | {"dataFolder", "useSceneData", "outputFolder", "stage", "gpus", "otherSettings"}
     assert expected <= fields and expected <= bound, (sorted(expected - fields), sorted(expected - bound))
 
@@ -210,3 +228,146 @@ def test_ctest_runs_each_self_test_method_and_those_needing_the_packages_skip(mo
     assert outcome["run"] == len(methods) and outcome["errors"] == [], result.stderr[-3000:]
     assert set(outcome["skipped"]) == methods - {"test_dependency_report"}
     assert all("missing" in reason for reason in outcome["skipped"].values())
+
+
+@pytest.fixture
+def stand_ins(mrml):
+    module = pytest.importorskip("slicer_stand_ins")
+    with module.installed():
+        yield module
+
+
+def ui_number_ranges(module):
+    """``{parameter: (minimum, maximum)}`` of the .ui's bound spin boxes and sliders that set both."""
+    ranges = {}
+    for widget in ui_tree(module).iter("widget"):
+        values = {prop.get("name"): prop.find("number") if prop.find("number") is not None else prop.find("double")
+                  for prop in widget.findall("property")}
+        name = ui_parameter_bindings(module).get(widget.get("name"))
+        if name and values.get("minimum") is not None and values.get("maximum") is not None:
+            ranges[name] = (float(values["minimum"].text), float(values["maximum"].text))
+    return ranges
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_bound_spin_boxes_keep_the_range_of_the_ui_file(stand_ins, module):
+    """Slicer's parameterNodeWrapper/guiConnectors.py (the int spin box / slider connector and the float one, 5.6.2
+    to main) sets the widget's range when it binds: WithinRange's bounds, else Minimum / Maximum with the other
+    end at -2**31 / 2**31 - 1 (int) or -inf / inf (float) - replacing the .ui's range."""
+    parameters = getattr(stand_ins.load_module(module), f"{module}ParameterNode").allParameters
+    ranges = ui_number_ranges(module)
+    assert ranges, module
+    for name, ui_range in ranges.items():
+        actual, annotations, _ = parameters[name]
+        unbounded = (-2.0 ** 31, 2.0 ** 31 - 1) if actual is int else (float("-inf"), float("inf"))
+        within = [a for a in annotations if isinstance(a, stand_ins.WithinRange)]
+        minimum = [a.minimum for a in annotations if isinstance(a, stand_ins.Minimum)]
+        maximum = [a.maximum for a in annotations if isinstance(a, stand_ins.Maximum)]
+        bound = (within[0].minimum, within[0].maximum) if within else (
+            minimum[0] if minimum else unbounded[0], maximum[0] if maximum else unbounded[1])
+        assert tuple(map(float, bound)) == ui_range, f"{module}.{name}: the panel would offer {bound}, the .ui {ui_range}"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_path_widgets_never_show_a_dot(stand_ins, module):
+    """A path widget bound to a pathlib field shows ``str(value)`` (guiConnectors.py ctkPathLineEdit /
+    ctkDirectoryButton connectors), and an unset pathlib field is ``Path()`` (serializers.py PathSerializer.default)."""
+    parameters = getattr(stand_ins.load_module(module), f"{module}ParameterNode").allParameters
+    classes = {widget.get("name"): widget.get("class") for widget in ui_tree(module).iter("widget")}
+    for widget, name in ui_parameter_bindings(module).items():
+        if classes[widget] in ("ctkPathLineEdit", "ctkDirectoryButton"):
+            actual, _, default = parameters[name]
+            assert actual in stand_ins.PATH_TYPES, f"{module}.{name}: no connector binds {classes[widget]} to {actual}"
+            assert str(default) != ".", f"{module}.{name} shows '.' until set"
+
+
+def pyproject_torch_specifier() -> str:
+    block = re.search(r"^dependencies = \[(.*?)^\]", (ROOT / "pyproject.toml").read_text(), re.S | re.M).group(1)
+    return re.search(r'"torch([<>=!~][^";]*)"', block).group(1)
+
+
+@pytest.mark.parametrize("module, install", [("DTCSegmentation", "installDependencies"), ("DTCTraining", "ensureDependencies")])
+def test_both_modules_install_the_torch_version_pyproject_names(stand_ins, module, install):
+    logic = getattr(stand_ins.load_module(module), f"{module}Logic")()
+    assert getattr(logic, install)() is True
+    assert stand_ins.PyTorchUtilsLogic.installs == [{"askConfirmation": False,
+                                                     "torchVersionRequirement": pyproject_torch_specifier()}]
+    assert [kind for kind, _ in stand_ins.DISPLAYED] == ["confirm"]  # asked first, in DTC's own words
+
+
+TEXT_ATTRIBUTES = {"text", "toolTip", "title", "helpText", "acknowledgementText", "placeholderText"}
+
+
+def untranslated_strings(path: Path):
+    """User-visible string literals not marked with ``_()``, and ``_()`` calls lupdate cannot read."""
+    problems = []
+
+    def literal(node):
+        return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                                                    and node.value.strip() != "")
+
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Assign) and literal(node.value) and any(
+                isinstance(target, ast.Attribute) and target.attr in TEXT_ATTRIBUTES for target in node.targets):
+            problems.append(f"line {node.lineno}: {ast.unparse(node)[:80]}")
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name.endswith("Display") or name == "_enable":
+                arguments = node.args[1:] if name == "_enable" else node.args[:1]
+                problems += [f"line {node.lineno}: {ast.unparse(node)[:80]}" for argument in arguments if literal(argument)]
+            if name == "_" and not (len(node.args) == 1 and isinstance(node.args[0], ast.Constant)):
+                problems.append(f"line {node.lineno}: _() of something lupdate cannot read: {ast.unparse(node)[:80]}")
+    return problems
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_user_visible_strings_are_marked_for_translation(module):
+    """As Slicer's own modules and template do: ``from slicer.i18n import tr as _`` (5.6.2, 5.8.1, main)."""
+    problems = untranslated_strings(ROOT / module / f"{module}.py")
+    assert not problems, "\n".join(problems)
+
+
+RELOAD = """
+import importlib, json, sys
+import slicer_stand_ins as stand_ins
+
+stand_ins.install()
+name = sys.argv[1]
+library = name + "Lib"
+module = stand_ins.load_module(name)
+panel = getattr(module, name + "Widget")()
+panel.setup()
+before = importlib.import_module(library + ".run_folder" if name == "DTCTraining" else library + ".choices")
+panel.onReload()
+gone = [loaded for loaded in sys.modules if loaded == library or loaded.startswith(library + ".")]
+after = importlib.import_module(before.__name__)
+print(json.dumps({"left": gone, "fresh": after is not before, "reloaded": stand_ins.ScriptedLoadableModuleWidget.reloads}))
+"""
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_reload_reloads_the_library_too(module):
+    """Slicer's Reload re-executes only the module file (util.py reloadScriptedModule); the panel drops its
+    library from ``sys.modules`` first, so the re-executed file imports the edited library."""
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "Testing"), os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-c", RELOAD, module], capture_output=True, text=True, timeout=120,
+                            env=environment)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome == {"left": [], "fresh": True, "reloaded": [module]}
+
+
+def test_sample_data_offers_a_simulated_sweep_made_on_the_spot(stand_ins, mrml):
+    slicer = mrml
+    module = stand_ins.load_module("DTCSegmentation")
+    module.DTCSegmentation(stand_ins.Widget())  # Slicer creates the module at startup
+    assert stand_ins.SampleDataLogic.sources == {}
+    slicer.app.startup.emit()  # startupCompleted(): the module registers its sample
+    (source,) = stand_ins.SampleDataLogic.sources["DTC"]
+    assert Path(source.thumbnailFileName).is_file()
+    browser = stand_ins.SampleDataLogic.click("DTC", source.sampleName)
+    assert stand_ins.DISPLAYED == [] and browser.GetClassName() == "vtkMRMLSequenceBrowserNode"
+    sequence = browser.GetMasterSequenceNode()
+    assert sequence.GetNumberOfDataNodes() == 60
+    proxy = browser.GetProxyNode(sequence)
+    assert proxy.GetImageData().GetDimensions() == (448, 256, 1)  # dtc simulate's default size, one frame

@@ -23,7 +23,8 @@ import importlib
 
 # Imported now, although light: importing the submodule of the same name makes the package attribute
 # ``frame_source`` that module, and this import puts the function back (before any lazy lookup).
-from DTCSegmentationLib.mrml.frame_source import FrameSource, frame_source
+from DTCSegmentationLib.mrml.frame_source import FrameSource as FrameSource
+from DTCSegmentationLib.mrml.frame_source import frame_source as frame_source
 
 # The other names are imported from their modules on first use (PEP 562), so that the Slicer panel can
 # look up a run or show it (``recording_segmentation``, ``views``) before OpenCV and torch are

@@ -2,6 +2,7 @@
 
 import ast
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -175,3 +176,80 @@ def test_wheel_ships_the_default_model(tmp_path):
     loaded = load_default_model_from(target)
     assert Path(loaded["model"]) == target / "DTCSegmentationLib" / "Resources" / "Models" / "dtc_default.safetensors"
     assert (loaded["architecture"], loaded["input_size"]) == ("fast_unet", [256, 448])  # MODEL_CARD.md
+
+
+def cmake_setting(name: str) -> str:
+    match = re.search(r'set\(%s\s+"([^"]*)"\)' % name, (ROOT / "CMakeLists.txt").read_text())
+    assert match, name
+    return match.group(1)
+
+
+def test_license_is_the_apache_license_pyproject_names():
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text and "END OF TERMS AND CONDITIONS" in text
+    assert re.search(r'^license = \{ text = "Apache-2.0" \}', (ROOT / "pyproject.toml").read_text(), re.M)
+
+
+# The catalog entry schema v1.0.2 (Slicer/Slicer Schemas/slicer-extension-catalog-entry-schema-v1.0.2.json, the copy in
+# Slicer/ExtensionsIndex schemas/): required $schema, category, scm_url; no other properties than these, with their types.
+CATALOG_PROPERTIES = {"$schema": str, "category": str, "scm_url": str, "scm_revision": str, "scm_type": str,
+                      "build_dependencies": list, "dicom_support_rule": str, "build_subdirectory": str, "enabled": bool,
+                      "tier": int}
+
+
+def test_extension_description_matches_the_catalog_schema_and_the_cmake_project():
+    raw = (ROOT / "DTC.json").read_bytes()
+    assert b"\r" not in raw  # the index's check_json_file_format: LF only
+    description = json.loads(raw)
+    assert {"$schema", "category", "scm_url"} <= set(description) <= set(CATALOG_PROPERTIES)
+    for key, value in description.items():
+        assert isinstance(value, CATALOG_PROPERTIES[key]), key
+    assert description["$schema"].endswith("slicer-extension-catalog-entry-schema-v1.0.2.json#")
+    assert 1 <= description["tier"] <= 5
+    assert re.search(r"^project\(DTC\)", (ROOT / "CMakeLists.txt").read_text(), re.M)  # the file's name is the project's
+    assert description["category"] == cmake_setting("EXTENSION_CATEGORY")
+    assert description["scm_url"] == cmake_setting("EXTENSION_HOMEPAGE") + ".git"
+    assert description["build_dependencies"] == cmake_setting("EXTENSION_DEPENDS").split(";")
+
+
+INDEX_CHECKS = """
+import json, shutil, sys, tempfile
+from pathlib import Path
+index, root = Path(sys.argv[1]), Path(sys.argv[2])
+sys.path.insert(0, str(index / "scripts"))
+import check_description_files as checks
+description = checks.parse_json(str(root / "DTC.json"))
+checks.check_json_file_format("DTC", description, str(root / "DTC.json"))
+checks.check_extension_name("DTC", description)
+checks.check_category("DTC", description)
+checks.check_git_repository_name("DTC", description)
+checks.check_scm_url_syntax("DTC", description)
+checks.check_license_file("DTC", description, str(root))
+catalog = Path(tempfile.mkdtemp()) / "catalog"
+shutil.copytree(index, catalog, ignore=shutil.ignore_patterns(".git"))
+shutil.copy(root / "DTC.json", catalog / "DTC.json")
+checks.check_dependencies(str(catalog))
+schema = "not checked: jsonschema is not installed"
+if checks.jsonschema is not None:
+    checks.jsonschema.validate(description, json.loads(
+        (index / "schemas" / "slicer-extension-catalog-entry-schema-v1.0.2.json").read_text()))
+    schema = "valid"
+print(json.dumps({"schema": schema}))
+"""
+
+
+def test_extension_description_passes_the_extensions_index_checks():
+    """The index's own scripts/check_description_files.py, from a checkout named by DTC_EXTENSIONS_INDEX, run by
+    DTC_EXTENSIONS_INDEX_PYTHON (the index's CI uses Python 3.12, and the script needs it).
+
+    Its main() clones the repository and downloads the schema, so the checks that work offline run one by one:
+    JSON format, extension and repository names, category, SCM URL, licence file, build dependencies being catalog
+    entries; the schema is validated with the script's jsonschema against the index's own copy (schemas/).
+    """
+    index = os.environ.get("DTC_EXTENSIONS_INDEX")
+    if not index:
+        pytest.skip("set DTC_EXTENSIONS_INDEX to a Slicer/ExtensionsIndex checkout to run its checks")
+    python = os.environ.get("DTC_EXTENSIONS_INDEX_PYTHON", sys.executable)
+    result = subprocess.run([python, "-c", INDEX_CHECKS, index, str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"schema": "valid"}, result.stdout[-2000:]

@@ -38,6 +38,7 @@ FRAME_DEVICE = "DTCLiveFrame"
 MASK_DEVICE = "DTCLiveMask"
 _HEADER = struct.Struct(">H12s20sIIQQ")  # OpenIGTLink v1 header: version, type, device, time s + fraction, size, CRC
 _RECEIVE_CHUNK = 1 << 18
+_OUTSTANDING = 64  # frames sent but not answered that are remembered; the bridge skips what it cannot use
 
 
 class BridgeWorker:
@@ -155,6 +156,9 @@ class BridgeWorker:
         if self._waiting is not None:  # the previous frame, never sent
             self._dropped += 1
             self._frames.pop(sequence - 1, None)
+        while len(self._frames) >= _OUTSTANDING:
+            del self._frames[min(self._frames)]
+            self._dropped += 1
         self._frames[sequence] = (context, time.perf_counter())
         self._waiting = frame_message(frame, sequence)
         self._flush()
@@ -292,11 +296,18 @@ class BridgeWorker:
 def frame_message(frame: np.ndarray, sequence: int) -> bytes:
     """A packed OpenIGTLink v1 IMAGE of ``frame`` whose timestamp is ``sequence`` (seconds, echoed by the bridge).
 
-    The header's CRC field is 0; the body is pyigtl's own IMAGE body.
+    The header's CRC field is 0; the body is pyigtl's own IMAGE body.  A frame of a type the bridge
+    refuses (float) goes as the uint8 image the segmenter would make of it first (``preprocessing.fit_frame``).
     """
     from pyigtl import ImageMessage
 
-    message = ImageMessage(np.ascontiguousarray(frame)[None], timestamp=float(sequence), device_name=FRAME_DEVICE)
+    from DTCSegmentationLib.inference.preprocessing import to_uint8
+    from DTCSegmentationLib.live.igtl_images import FRAME_DTYPES
+
+    frame = np.ascontiguousarray(frame)
+    if frame.dtype not in [np.dtype(kind) for kind in FRAME_DTYPES]:
+        frame = to_uint8(frame)
+    message = ImageMessage(frame[None], timestamp=float(sequence), device_name=FRAME_DEVICE)
     body = message._pack_content()  # pyigtl's pack() adds the CRC-64, which this link does not check
     header = _HEADER.pack(1, b"IMAGE", FRAME_DEVICE.encode(), int(sequence), 0, len(body), 0)
     return header + body

@@ -82,3 +82,12 @@ def test_the_child_ends_when_its_parent_does(model):
         time.sleep(0.1)
     assert not process_running(child)
 
+
+
+def test_a_float_frame_goes_as_the_uint8_image_the_segmenter_would_make(frames):
+    from DTCSegmentationLib.inference.preprocessing import to_uint8
+
+    frame = frames.frames[0].astype(np.float32) * 0.9
+    assert frame_message(frame, 3) == frame_message(to_uint8(frame), 3)
+    reference = ImageMessage(to_uint8(frame)[None], timestamp=3.0, device_name=FRAME_DEVICE).pack()
+    assert frame_message(frame, 3)[58:] == reference[58:]

@@ -10,20 +10,11 @@ can only write None when ``None`` is one of its members (serializers.py
 
 import pytest
 
-slicer = pytest.importorskip("slicer")
-stand_ins = pytest.importorskip("slicer_stand_ins")
-
 MODULES = {"DTCSegmentation": "DTCSegmentationParameterNode", "DTCTraining": "DTCTrainingParameterNode"}
 
 
-@pytest.fixture
-def slicer_app(mrml):
-    with stand_ins.installed() as app:
-        yield app
-
-
 @pytest.mark.parametrize("module_name", MODULES)
-def test_every_node_field_accepts_its_default_none(slicer_app, module_name):
+def test_every_node_field_accepts_its_default_none(stand_ins, module_name):
     cls = getattr(stand_ins.load_module(module_name), MODULES[module_name])
     fields = stand_ins.parameter_fields(cls)
     node_fields = {name: actual for name, (actual, _, _) in fields.items()
@@ -36,7 +27,7 @@ def test_every_node_field_accepts_its_default_none(slicer_app, module_name):
 
 
 @pytest.mark.parametrize("module_name", MODULES)
-def test_the_logic_creates_the_parameter_node_and_restores_it(slicer_app, module_name):
+def test_the_logic_creates_the_parameter_node_and_restores_it(stand_ins, module_name):
     module = stand_ins.load_module(module_name)
     logic = getattr(module, f"{module_name}Logic")()
     parameters = logic.getParameterNode()
@@ -45,10 +36,10 @@ def test_the_logic_creates_the_parameter_node_and_restores_it(slicer_app, module
         assert getattr(again, name) == getattr(parameters, name), name
 
 
-def test_segmentation_input_and_masks_take_each_node_kind_and_none(slicer_app):
+def test_segmentation_input_and_masks_take_each_node_kind_and_none(stand_ins, mrml):
     module = stand_ins.load_module("DTCSegmentation")
     parameters = module.DTCSegmentationLogic().getParameterNode()
-    scene = slicer.mrmlScene
+    scene = mrml.mrmlScene
     for class_name in ("vtkMRMLSequenceBrowserNode", "vtkMRMLSequenceNode", "vtkMRMLScalarVolumeNode"):
         node = scene.AddNewNodeByClass(class_name)
         parameters.inputNode = node

@@ -230,13 +230,6 @@ def test_ctest_runs_each_self_test_method_and_those_needing_the_packages_skip(mo
     assert all("missing" in reason for reason in outcome["skipped"].values())
 
 
-@pytest.fixture
-def stand_ins(mrml):
-    module = pytest.importorskip("slicer_stand_ins")
-    with module.installed():
-        yield module
-
-
 def ui_number_ranges(module):
     """``{parameter: (minimum, maximum)}`` of the .ui's bound spin boxes and sliders that set both."""
     ranges = {}

@@ -12,9 +12,11 @@ from DTCSegmentationLib.errors import DTCError
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m DTCSegmentationLib.live")
-    live.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["live"] + list(sys.argv[1:] if argv is None else argv))
+    subparsers = argparse.ArgumentParser().add_subparsers(dest="command")
+    live.register(subparsers)
+    parser = subparsers.choices["live"]
+    parser.prog = "python -m DTCSegmentationLib.live"
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args) or 0)
     except DTCError as error:

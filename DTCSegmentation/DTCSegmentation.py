@@ -8,15 +8,18 @@ torch: the library and its dependencies are imported only when the user needs th
 
 import contextlib
 import logging
+import os
 import pathlib
+import sys
 import tempfile
+import unittest
 from typing import Annotated, Union
 
 import qt
 import slicer
 import vtk
 from DTCSegmentationLib.choices import BACKENDS, DEVICES, MASK_FORMATS
-from DTCSegmentationLib.dependencies import dependency_status_text
+from DTCSegmentationLib.dependencies import dependencies_ready, dependency_status_text
 from slicer import (
     vtkMRMLLabelMapVolumeNode,
     vtkMRMLPlotChartNode,
@@ -25,6 +28,8 @@ from slicer import (
     vtkMRMLSequenceNode,
     vtkMRMLTableNode,
 )
+from slicer.i18n import tr as _
+from slicer.i18n import translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
@@ -36,31 +41,66 @@ from slicer.util import VTKObservationMixin
 
 LIVE_POLL_MS = 10
 LIVE_STATS_MS = 500
+SETTINGS = {"modelPath": "DTCSegmentation/ModelPath", "device": "DTCSegmentation/Device",
+            "backend": "DTCSegmentation/Backend"}
+"""Parameters that outlive a scene: a new scene's panel starts from the user's last choice (QSettings)."""
+SETTINGS_APPLIED = "DTC.SettingsApplied"
+PATH_EDITS = {"modelPathLineEdit": "modelPath", "compareModelPathLineEdit": "compareModelPath"}
+"""ctkPathLineEdits kept in step with string parameters here: bound to a pathlib.Path parameter by the
+wrapper, an unset path would show as "." (``str(pathlib.Path())``)."""
+SIMULATED_SWEEP = "DTC simulated TRUS sweep"
 
 
 class DTCSegmentation(ScriptedLoadableModule):
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
-        self.parent.title = "DTC Segmentation"
-        self.parent.categories = ["Ultrasound"]
+        self.parent.title = _("DTC Segmentation")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Ultrasound")]
         self.parent.dependencies = ["Sequences", "Plots"]
         self.parent.contributors = ["DTC extension contributors"]
-        self.parent.helpText = (
+        self.parent.helpText = _(
             "Segments the prostate on every frame of a transrectal ultrasound sequence with a 2D network "
             "trained for temporal consistency (DTC), and shows how stable the masks are over time."
         )
-        self.parent.acknowledgementText = (
+        self.parent.acknowledgementText = _(
             "Implements 'Distilling Temporal Coherence into 2D Networks for Transrectal Ultrasound Prostate "
             "Video Segmentation' (MICCAI 2026)."
         )
+        slicer.app.connect("startupCompleted()", registerSampleData)
+
+
+def registerSampleData():
+    """A simulated TRUS sweep in the Sample Data module, made on the fly (nothing is downloaded)."""
+    import SampleData
+
+    # SampleDataSource needs a URI and a file name to build its button, and only the button calls
+    # customDownloader (SampleData.py, 5.6.2 to main); neither is ever fetched.
+    SampleData.SampleDataLogic.registerCustomSampleDataSource(
+        category="DTC", sampleName=SIMULATED_SWEEP, uris="dtc://simulated-trus-sweep",
+        fileNames=f"{SIMULATED_SWEEP}.seq.nrrd", nodeNames=SIMULATED_SWEEP,
+        thumbnailFileName=os.path.join(os.path.dirname(__file__), "Resources", "Icons", "DTCSegmentation.png"),
+        customDownloader=loadSimulatedSweep)
+
+
+def loadSimulatedSweep(source=None):
+    """Sample Data's button: simulate a sweep into the scene (offering to install the packages first)."""
+    logic = DTCSegmentationLogic()
+    with slicer.util.tryWithErrorDisplay(_("The simulated sweep could not be made."), waitCursor=True):
+        if logic.dependenciesReady() or logic.installDependencies():
+            return logic.loadSimulatedSweep()
+    return None
 
 
 @parameterNodeWrapper
 class DTCSegmentationParameterNode:
-    """The panel's settings and its latest outputs (an empty model path means the shipped default model)."""
+    """The panel's settings and its latest outputs (an empty model path means the shipped default model).
 
-    inputNode: Union[vtkMRMLSequenceBrowserNode, vtkMRMLSequenceNode, vtkMRMLScalarVolumeNode]
-    modelPath: pathlib.Path
+    A union of node types names None as well: the wrapper writes each field's default (None) when it
+    creates the node, and only a None member can write it (Slicer's parameterNodeWrapper/serializers.py).
+    """
+
+    inputNode: Union[vtkMRMLSequenceBrowserNode, vtkMRMLSequenceNode, vtkMRMLScalarVolumeNode, None]
+    modelPath: str = ""
     device: Annotated[str, Choice(list(DEVICES))] = "auto"
     backend: Annotated[str, Choice(list(BACKENDS))] = "eager"
     useModelThreshold: bool = True
@@ -69,15 +109,15 @@ class DTCSegmentationParameterNode:
     fillHoles: bool = True
     saveProbabilities: bool = False
     flickerDice: Annotated[float, WithinRange(0.5, 0.999)] = 0.9
-    masks: Union[vtkMRMLSequenceNode, vtkMRMLLabelMapVolumeNode]
+    masks: Union[vtkMRMLSequenceNode, vtkMRMLLabelMapVolumeNode, None]
     consistencyTable: vtkMRMLTableNode
     consistencyChart: vtkMRMLPlotChartNode
     showFlicker: bool = True
-    compareModelPath: pathlib.Path
+    compareModelPath: str = ""
     comparisonChart: vtkMRMLPlotChartNode
     liveImage: vtkMRMLScalarVolumeNode
     liveMask: vtkMRMLLabelMapVolumeNode
-    exportFolder: pathlib.Path
+    exportFolder: pathlib.Path = pathlib.Path.home() / "DTC"
     exportFormat: Annotated[str, Choice(list(MASK_FORMATS))] = "nii.gz"
 
 
@@ -91,6 +131,7 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._cancelRequested = False
         self._liveTimer = None
         self._liveStatsElapsed = qt.QElapsedTimer()
+        self._toolTips = {}
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -114,6 +155,12 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.saveBundleButton.connect("clicked(bool)", self.onSaveBundle)
         self.ui.refreshDependenciesButton.connect("clicked(bool)", self.updateDependencyStatus)
         self.ui.installDependenciesButton.connect("clicked(bool)", self.onInstallDependencies)
+        for widgetName, parameterName in PATH_EDITS.items():
+            getattr(self.ui, widgetName).connect(
+                "currentPathChanged(QString)", lambda path, name=parameterName: self.onPathEdited(name, path))
+        # The .ui's tooltips say what an enabled button does; a disabled one says why instead.
+        self._toolTips = {name: getattr(self.ui, name).toolTip for name in (
+            "applyButton", "compareButton", "showCurvesButton", "showFlickerCheckBox", "exportButton", "liveButton")}
 
         self._liveTimer = qt.QTimer()
         self._liveTimer.setInterval(LIVE_POLL_MS)
@@ -137,6 +184,12 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNodeGuiTag = None
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGui)
 
+    def onReload(self):
+        """Reload the library too, so that edits to DTCSegmentationLib take effect without restarting Slicer."""
+        for name in [name for name in sys.modules if name == "DTCSegmentationLib" or name.startswith("DTCSegmentationLib.")]:
+            del sys.modules[name]
+        ScriptedLoadableModuleWidget.onReload(self)
+
     def onSceneStartClose(self, caller, event):
         self.stopLive()
         self.setParameterNode(None)
@@ -146,13 +199,21 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.initializeParameterNode()
 
     def initializeParameterNode(self):
-        self.setParameterNode(self.logic.getParameterNode())
+        parameters = self.logic.getParameterNode()
+        if not parameters.parameterNode.GetAttribute(SETTINGS_APPLIED):  # new, not restored with a scene
+            settings = qt.QSettings()
+            for name, key in SETTINGS.items():
+                if settings.contains(key):
+                    try:
+                        setattr(parameters, name, str(settings.value(key)))
+                    except ValueError:  # a choice this version no longer offers
+                        logging.info(f"DTCSegmentation: setting {key}={settings.value(key)!r} ignored")
+            parameters.parameterNode.SetAttribute(SETTINGS_APPLIED, "1")
+        self.setParameterNode(parameters)
         if not self._parameterNode.inputNode:
             browser = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSequenceBrowserNode")
             if browser:
                 self._parameterNode.inputNode = browser
-        if not _isSet(self._parameterNode.exportFolder):
-            self._parameterNode.exportFolder = pathlib.Path.home() / "DTC"
 
     def setParameterNode(self, parameterNode):
         if self._parameterNode:
@@ -165,24 +226,58 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGui)
             self.updateGui()
 
+    def onPathEdited(self, parameterName, path):
+        if self._parameterNode is not None and getattr(self._parameterNode, parameterName) != path:
+            setattr(self._parameterNode, parameterName, path)
+
     def updateGui(self, caller=None, event=None):
         parameters = self._parameterNode
         if parameters is None:
             return
+        for widgetName, parameterName in PATH_EDITS.items():
+            edit, value = getattr(self.ui, widgetName), getattr(parameters, parameterName)
+            if edit.currentPath != value:
+                edit.currentPath = value
+        settings = qt.QSettings()
+        for name, key in SETTINGS.items():
+            settings.setValue(key, str(getattr(parameters, name)))
         running = self.ui.cancelButton.enabled
-        self.ui.applyButton.enabled = bool(parameters.inputNode) and not running
+        noInput = _("Select a recording first: a sequence browser, a volume sequence or a volume.")
+        busy = _("Wait for the run in progress to finish (or cancel it).")
+        self._enable("applyButton", busy if running else None if parameters.inputNode else noInput)
         self.ui.thresholdSliderWidget.enabled = not parameters.useModelThreshold
         hasRun = bool(parameters.masks)
-        for widget in (self.ui.showCurvesButton, self.ui.showFlickerCheckBox, self.ui.exportButton):
-            widget.enabled = hasRun and not running
-        self.ui.compareButton.enabled = bool(parameters.inputNode) and _isSet(parameters.compareModelPath) and not running
-        self.ui.summaryLabel.text = self.logic.summaryText(parameters.masks) if hasRun else "No results yet."
-        self.ui.liveButton.enabled = bool(parameters.liveImage) or self.ui.liveButton.checked
+        for name in ("showCurvesButton", "showFlickerCheckBox", "exportButton"):
+            self._enable(name, busy if running else None if hasRun else _("Apply first: there are no results yet."))
+        self._enable("compareButton", busy if running else noInput if not parameters.inputNode else None if _isSet(
+            parameters.compareModelPath) else _("Choose a second model to compare with."))
+        self.ui.summaryLabel.text = self.logic.summaryText(parameters.masks) if hasRun else _("No results yet.")
+        self._enable("liveButton", None if parameters.liveImage or self.ui.liveButton.checked else _(
+            "Select the image volume that OpenIGTLink (or another module) updates."))
+
+    def _enable(self, widgetName, disabledBecause):
+        """Enable a widget, or disable it with the reason as its tooltip (as Slicer's module template does)."""
+        widget = getattr(self.ui, widgetName)
+        widget.enabled = disabledBecause is None
+        widget.toolTip = self._toolTips[widgetName] if disabledBecause is None else disabledBecause
+
+    def packagesReady(self):
+        """True when the packages are installed; otherwise offers to install them (any error in a dialog)."""
+        if self.logic.dependenciesReady():
+            return True
+        try:
+            with slicer.util.tryWithErrorDisplay(_("Installing the Python packages failed."), waitCursor=True):
+                return bool(self.logic.installDependencies())
+        finally:
+            self.updateDependencyStatus()
 
     # ------------------------------------------------------------------ segmentation
     @contextlib.contextmanager
     def running(self, failure):
-        """Progress bar and Cancel button shown while a run lasts; errors are shown in one message."""
+        """Progress bar and Cancel button shown while a run lasts; errors are shown in one message.
+
+        ``tryWithErrorDisplay`` raises again after its message box, so the panel is put back in ``finally``.
+        """
         self._cancelRequested = False
         self.ui.cancelButton.enabled = True
         self.ui.progressBar.visible = True
@@ -196,8 +291,11 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.updateGui()
 
     def onApply(self):
-        with self.running("Segmentation failed."):
+        if not self.packagesReady():
+            return
+        with self.running(_("Segmentation failed.")):
             run = self.logic.segmentFromParameters(self._parameterNode, self.onProgress, self.isCancelRequested)
+            self.ui.modelPathLineEdit.addCurrentPathToHistory()  # the model loaded: remember it for the drop-down
             if run is not None:
                 self.logic.show(run, flicker=self._parameterNode.showFlicker)
                 self.logic.showChart(run.chart)
@@ -214,7 +312,7 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         return self._cancelRequested
 
     def onDefaultModel(self):
-        self._parameterNode.modelPath = self.logic.defaultModelPath()
+        self._parameterNode.modelPath = str(self.logic.defaultModelPath())
 
     def onShowCurves(self):
         self.logic.showChart(self._parameterNode.consistencyChart)
@@ -225,37 +323,47 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.logic.show(run, flicker=checked)
 
     def onCompare(self):
+        if not self.packagesReady():
+            return
         parameters = self._parameterNode
-        with self.running("Comparison failed."):
+        with self.running(_("Comparison failed.")):
             comparison = self.logic.compare(
                 parameters.inputNode, self.logic.segmenterFromParameters(parameters),
                 self.logic.segmenterFromParameters(parameters, parameters.compareModelPath),
                 progress=self.onProgress, shouldCancel=self.isCancelRequested)
+            self.ui.modelPathLineEdit.addCurrentPathToHistory()
+            self.ui.compareModelPathLineEdit.addCurrentPathToHistory()
             if comparison is not None:
                 parameters.comparisonChart = comparison.chart
                 self.ui.comparisonLabel.text = self.logic.comparisonText(comparison)
 
     # ------------------------------------------------------------------ live
     def onLiveToggled(self, checked):
-        if checked:
-            with slicer.util.tryWithErrorDisplay("Could not start live segmentation."):
-                live = self.logic.startLive(self._parameterNode.liveImage, self.logic.segmenterFromParameters(
-                    self._parameterNode), self._parameterNode.liveMask)
-                self._parameterNode.liveMask = live.mask_node
-                self._liveStatsElapsed.start()
-                self._liveTimer.start()
-                self.ui.liveButton.text = "Stop live"
-                return
-            self.ui.liveButton.checked = False
-        else:
+        if not checked:
             self.stopLive()
+            return
+        if not self.packagesReady():
+            self.ui.liveButton.checked = False
+            return
+        try:
+            with slicer.util.tryWithErrorDisplay(_("Could not start live segmentation."), waitCursor=True):
+                live = self.logic.startLiveFromParameters(self._parameterNode)
+        except Exception:
+            self.ui.liveButton.checked = False  # the message box has been shown; the error goes on to the console
+            raise
+        self.ui.modelPathLineEdit.addCurrentPathToHistory()
+        self._parameterNode.liveMask = live.mask_node
+        self._liveStatsElapsed.start()
+        self._liveTimer.start()
+        self.ui.liveButton.text = _("Stop live")
 
     def onLiveTimer(self):
         try:
             self.logic.pollLive()
-        except Exception as error:  # the model failed on the inference thread: stop and say why
+        except Exception as error:  # the model failed in the live process: stop and say why
             self.ui.liveButton.checked = False
-            slicer.util.errorDisplay(f"Live segmentation stopped: {error}")
+            self.stopLive()
+            slicer.util.errorDisplay(_("Live segmentation stopped: {error}").format(error=error))
             return
         if self._liveStatsElapsed.elapsed() >= LIVE_STATS_MS:
             self._liveStatsElapsed.restart()
@@ -267,30 +375,34 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self.logic is not None and self.logic.live is not None:
             self.ui.liveStatsLabel.text = self.logic.liveStatsText()
             self.logic.stopLive()
-        self.ui.liveButton.text = "Start live"
+        self.ui.liveButton.text = _("Start live")
 
     # ------------------------------------------------------------------ export and setup
     def onExport(self):
+        if not self.packagesReady():
+            return
         parameters = self._parameterNode
-        with slicer.util.tryWithErrorDisplay("Export failed.", waitCursor=True):
+        with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
             paths = self.logic.export(self.logic.findRun(parameters.masks), parameters.exportFolder,
                                       parameters.exportFormat)
-            slicer.util.infoDisplay("Written:\n" + "\n".join(str(path) for path in paths.values()))
+            slicer.util.infoDisplay(_("Written:") + "\n" + "\n".join(str(path) for path in paths.values()))
 
     def onSaveBundle(self):
-        path = qt.QFileDialog.getSaveFileName(None, "Save scene bundle", str(self._parameterNode.exportFolder),
-                                              "Slicer scene bundle (*.mrb)")
+        path = qt.QFileDialog.getSaveFileName(None, _("Save scene bundle"), str(self._parameterNode.exportFolder),
+                                              _("Slicer scene bundle") + " (*.mrb)")
         if path:
-            with slicer.util.tryWithErrorDisplay("The scene bundle could not be saved.", waitCursor=True):
+            with slicer.util.tryWithErrorDisplay(_("The scene bundle could not be saved."), waitCursor=True):
                 self.logic.saveBundle(path)
 
     def updateDependencyStatus(self):
         self.ui.dependencyStatusLabel.text = self.logic.dependencyStatusText()
 
     def onInstallDependencies(self):
-        with slicer.util.tryWithErrorDisplay("Installing the Python packages failed.", waitCursor=True):
-            self.logic.installDependencies()
-        self.updateDependencyStatus()
+        try:
+            with slicer.util.tryWithErrorDisplay(_("Installing the Python packages failed."), waitCursor=True):
+                self.logic.installDependencies()
+        finally:  # also after a failure: the packages installed before it are there
+            self.updateDependencyStatus()
 
 
 class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
@@ -302,6 +414,11 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
 
     def getParameterNode(self):
         return DTCSegmentationParameterNode(super().getParameterNode())
+
+    @staticmethod
+    def dependenciesReady():
+        """Whether torch and the other packages are installed (nothing is imported to find out)."""
+        return dependencies_ready()
 
     @staticmethod
     def defaultModelPath():
@@ -361,12 +478,13 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
         """The consistency summary of the run that made ``masksNode``, for the panel."""
         run = self.findRun(masksNode)
         if run is None:
-            return "No results yet."
+            return _("No results yet.")
         summary = run.summary
-        return (f"{summary['frames']} frames | consistency {summary['raw_consistency']:.4f} "
-                f"(flow-compensated {summary['flow_consistency']:.4f}) | flow Dice {summary['flow_dice']:.3f} | "
-                f"flicker events {summary['flicker_events']} ({100 * summary['flicker_rate']:.1f} %) | "
-                f"area jitter {summary['area_jitter']:.3f}")
+        return _("{frames} frames | consistency {raw:.4f} (flow-compensated {flow:.4f}) | flow Dice {dice:.3f} | "
+                 "flicker events {events} ({rate:.1f} %) | area jitter {jitter:.3f}").format(
+            frames=summary["frames"], raw=summary["raw_consistency"], flow=summary["flow_consistency"],
+            dice=summary["flow_dice"], events=summary["flicker_events"], rate=100 * summary["flicker_rate"],
+            jitter=summary["area_jitter"])
 
     def show(self, run, flicker=True):
         """Frames, mask and (optionally) the flicker overlay in every slice view."""
@@ -390,26 +508,44 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
             logging.info(str(cancelled))
             return None
         slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpPlotView)
-        comparison.show(slicer.mrmlScene, views=("Red", "Yellow"))
+        # Red is axial and Yellow sagittal in this layout: both are turned to the frames' plane and fitted.
+        comparison.show(slicer.mrmlScene, views=("Red", "Yellow"), application_logic=slicer.app.applicationLogic())
         self.showChart(comparison.chart)
         return comparison
 
     @staticmethod
     def comparisonText(comparison):
         summary = comparison.summary()
-        lines = [f"{label}: flow Dice {scores['flow_dice']:.3f}, flicker events {scores['flicker_events']}"
-                 for label, scores in summary.items() if label != "agreement"]
+        lines = [_("{label}: flow Dice {dice:.3f}, flicker events {events}").format(
+            label=label, dice=scores["flow_dice"], events=scores["flicker_events"])
+            for label, scores in summary.items() if label != "agreement"]
         agreement = summary["agreement"]
-        return "\n".join(lines + [f"agreement: mean Dice {agreement['mean_dice']:.3f} (min {agreement['min_dice']:.3f})"])
+        return "\n".join(lines + [_("agreement: mean Dice {mean:.3f} (min {minimum:.3f})").format(
+            mean=agreement["mean_dice"], minimum=agreement["min_dice"])])
 
-    def startLive(self, imageNode, segmenter, maskNode=None):
-        """Segment every update of ``imageNode`` into ``maskNode`` (created if None); call :meth:`pollLive` often."""
+    def startLive(self, imageNode, modelPath=None, device="auto", backend="onnx", threshold=None, largestComponent=True,
+                  fillHoles=True, maskNode=None):
+        """Segment every update of ``imageNode`` into ``maskNode`` (created if None); call :meth:`pollLive` often.
+
+        The model runs in a child process (``PythonSlicer -m DTCSegmentationLib.live``), not on a thread
+        of Slicer's process: such a thread advances only while Slicer's main thread runs Python
+        (``bench/bench_live_in_slicer.py``: 5.8 against 20+ masks/s at 256 x 448 on 2 cores).
+        """
+        from DTCSegmentationLib.live.bridge_worker import BridgeWorker
         from DTCSegmentationLib.mrml import LiveSegmentation
 
         self.stopLive()
-        self.live = LiveSegmentation(slicer.mrmlScene, imageNode, segmenter, maskNode).start()
+        worker = BridgeWorker(modelPath if _isSet(modelPath) else self.defaultModelPath(), device, backend, threshold,
+                              largestComponent, fillHoles)  # python: sys.executable, which is PythonSlicer in Slicer
+        self.live = LiveSegmentation(slicer.mrmlScene, imageNode, mask_node=maskNode, worker=worker).start()
         slicer.util.setSliceViewerLayers(background=imageNode, label=self.live.mask_node)
         return self.live
+
+    def startLiveFromParameters(self, parameters):
+        """Start live mode on the panel's image with the panel's model and settings."""
+        return self.startLive(parameters.liveImage, parameters.modelPath, parameters.device, parameters.backend,
+                              None if parameters.useModelThreshold else parameters.threshold, parameters.largestComponent,
+                              parameters.fillHoles, parameters.liveMask)
 
     def pollLive(self):
         """Show the newest live mask; True if the mask node changed."""
@@ -420,8 +556,8 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
             return ""
         stats = self.live.stats()
         latency = "-" if stats["latency_p50_ms"] is None else f"{stats['latency_p50_ms']:.0f} / {stats['latency_p99_ms']:.0f}"
-        return (f"{stats['frames_per_second']:.1f} frames/s | latency p50 / p99 {latency} ms | "
-                f"{stats['segmented']} segmented, {stats['dropped']} dropped")
+        return _("{rate:.1f} frames/s | latency p50 / p99 {latency} ms | {segmented} segmented, {dropped} dropped").format(
+            rate=stats["frames_per_second"], latency=latency, segmented=stats["segmented"], dropped=stats["dropped"])
 
     def stopLive(self):
         if self.live is not None:
@@ -448,13 +584,24 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def installDependencies():
-        """PyTorch through the PyTorch extension, then the missing packages with pip (asks first)."""
-        from DTCSegmentationLib.dependencies import ensure_dependencies
+        """PyTorch through the PyTorch extension, then the missing packages with pip (asks first); True when done."""
+        from DTCSegmentationLib.dependencies import ensure_with_pytorch_utils
         from PyTorchUtils import PyTorchUtilsLogic
 
-        pytorch = PyTorchUtilsLogic()
-        return ensure_dependencies(pytorch.torchInstalled, pytorch.installTorch, slicer.util.confirmOkCancelDisplay,
-                                   slicer.util.pip_install)
+        return ensure_with_pytorch_utils(PyTorchUtilsLogic(), lambda text: slicer.util.confirmOkCancelDisplay(
+            text, _("DTC Segmentation")), slicer.util.pip_install)
+
+    @staticmethod
+    def loadSimulatedSweep(view="axial", frames=60, seed=0, name=SIMULATED_SWEEP):
+        """A simulated TRUS sweep (``dtc simulate``) as a volume sequence with its browser, shown in the views."""
+        from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence
+        from DTCSegmentationLib.simulation import SimulationConfig, simulate
+
+        images = simulate(SimulationConfig(view=view, num_frames=frames, seed=seed)).images
+        sequence = add_volume_sequence(slicer.mrmlScene, images, name)
+        browser = add_sequence_browser(slicer.mrmlScene, [sequence], f"{name} browser")
+        slicer.util.setSliceViewerLayers(background=browser.GetProxyNode(sequence), fit=True)
+        return browser
 
 
 def _isSet(path):
@@ -468,36 +615,46 @@ def _recordingID(run):
 
 
 class DTCSegmentationTest(ScriptedLoadableModuleTest):
-    """The headless MRML checks again, inside Slicer on ``slicer.mrmlScene`` with the application's logics."""
+    """The headless MRML checks again, inside Slicer on ``slicer.mrmlScene`` with the application's logics.
+
+    ctest runs each ``test_*`` method on its own (``slicer.testing.runUnitTest`` loads them by name), so
+    every method that needs torch or the other packages skips itself while they are missing.
+    """
 
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
-        self.setUp()
-        self.test_dependency_report()
-        self.setUp()
-        self.test_segment_browser_and_reload_bundle()
-        self.setUp()
-        self.test_parameter_node_restores_the_panel()
-        self.setUp()
-        self.test_live_mask_follows_image_updates()
+        """What the panel's Reload and Test runs: every test, a skipped one logged rather than raised."""
+        for name in ("test_dependency_report", "test_segment_browser_and_reload_bundle",
+                     "test_parameter_node_restores_the_panel", "test_live_mask_follows_image_updates"):
+            self.setUp()
+            try:
+                getattr(self, name)()
+            except unittest.SkipTest as skipped:
+                logging.info(f"DTCSegmentation self-test {name} skipped: {skipped}")
+
+    def requirePackages(self):
+        if not dependencies_ready():
+            self.skipTest("torch or other Python packages are missing (Setup > Install missing packages)")
 
     def test_dependency_report(self):
         text = DTCSegmentationLogic().dependencyStatusText()
         self.assertIn("numpy:", text)
         logging.info(text)
 
-    def _tinySegmenter(self, folder):
+    def _tinyModel(self, folder):
         import torch
         from DTCSegmentationLib.networks import build_network
         from DTCSegmentationLib.networks.model_file import ModelInfo, save_model
 
         torch.manual_seed(0)
         arguments = {"features": [8, 8, 16, 16]}
-        path = save_model(pathlib.Path(folder) / "tiny.safetensors", build_network("fast_unet", arguments=arguments),
+        return save_model(pathlib.Path(folder) / "tiny.safetensors", build_network("fast_unet", arguments=arguments),
                           ModelInfo(arguments=arguments, input_size=(64, 96)))
-        return DTCSegmentationLogic().segmenter(path, device="cpu", threshold=0.5)
+
+    def _tinySegmenter(self, folder):
+        return DTCSegmentationLogic().segmenter(self._tinyModel(folder), device="cpu", threshold=0.5)
 
     def _recording(self):
         from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence
@@ -508,6 +665,7 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
         return images, sequence, add_sequence_browser(slicer.mrmlScene, [sequence], "US browser")
 
     def test_segment_browser_and_reload_bundle(self):
+        self.requirePackages()
         import numpy as np
 
         logic = DTCSegmentationLogic()
@@ -536,6 +694,7 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
             np.testing.assert_array_equal(slicer.util.arrayFromVolume(reloaded.displayed["masks"])[0], expected)
 
     def test_parameter_node_restores_the_panel(self):
+        self.requirePackages()
         logic = DTCSegmentationLogic()
         parameters = logic.getParameterNode()
         _, _, browser = self._recording()
@@ -547,6 +706,7 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
         self.assertEqual((restored.threshold, restored.backend), (0.3, "onnx"))
 
     def test_live_mask_follows_image_updates(self):
+        self.requirePackages()
         import time
 
         import numpy as np
@@ -555,8 +715,9 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
         images, _, _ = self._recording()
         image = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "Image_Reference")
         with tempfile.TemporaryDirectory() as folder:
-            segmenter = self._tinySegmenter(folder)
-            live = logic.startLive(image, segmenter)
+            model = self._tinyModel(folder)
+            segmenter = logic.segmenter(model, device="cpu", threshold=0.5)
+            live = logic.startLive(image, model, device="cpu", backend="eager", threshold=0.5)
             try:
                 for frame in images.frames:
                     slicer.util.updateVolumeFromArray(image, frame[None])

@@ -9,11 +9,15 @@ without torch: the heavy libraries are imported, and installed if the user agree
 import logging
 import pathlib
 import shutil
+import sys
+import unittest
 from typing import Annotated, Optional
 
 import qt
 import slicer
 import vtk
+from slicer.i18n import tr as _
+from slicer.i18n import translate
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -23,17 +27,12 @@ from slicer.ScriptedLoadableModule import (
 from slicer.util import VTKObservationMixin
 
 try:
-    from slicer.parameterNodeWrapper import Choice, Minimum, parameterNodeWrapper
+    from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 except ImportError:  # Slicer before 5.4
     raise ImportError("DTC Training needs 3D Slicer 5.4 or newer (typed parameter nodes).") from None
 
 from DTCSegmentationLib.choices import DEVICES, FLOW_METHODS, NETWORK_NAMES
-from DTCSegmentationLib.dependencies import (
-    dependency_status_text,
-    ensure_dependencies,
-    installed_version,
-    missing_requirements,
-)
+from DTCSegmentationLib.dependencies import dependencies_ready, dependency_status_text, ensure_with_pytorch_utils
 from DTCTrainingLib.panel_settings import (
     PANEL_SETTINGS,
     STAGE_CHOICES,
@@ -49,15 +48,15 @@ SCENE_DATA_FOLDER = "scene_data"  # inside the output folder: the scene's record
 class DTCTraining(ScriptedLoadableModule):
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
-        self.parent.title = "DTC Training"
-        self.parent.categories = ["Ultrasound"]
+        self.parent.title = _("DTC Training")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Ultrasound")]
         self.parent.dependencies = []
         self.parent.contributors = ["DTC extension contributors"]
-        self.parent.helpText = (
+        self.parent.helpText = _(
             "Trains the DTC teacher on labelled frames, then a 2D student on video that learns temporal "
             "consistency from optical flow and prototype alignment, for use in DTC Segmentation."
         )
-        self.parent.acknowledgementText = (
+        self.parent.acknowledgementText = _(
             "Implements 'Distilling Temporal Coherence into 2D Networks for Transrectal Ultrasound Prostate "
             "Video Segmentation' (MICCAI 2026)."
         )
@@ -65,26 +64,35 @@ class DTCTraining(ScriptedLoadableModule):
 
 @parameterNodeWrapper
 class DTCTrainingParameterNode:
-    """The panel's state; saved with the scene."""
+    """The panel's state; saved with the scene.
 
-    dataFolder: pathlib.Path
+    Numbers shown in spin boxes carry their .ui range as ``WithinRange``: the wrapper sets the widget's
+    range from the annotation, and a ``Minimum`` alone raises the maximum to 2**31 - 1 or infinity
+    (Slicer's parameterNodeWrapper/guiConnectors.py, the spin box connectors).  The folders are strings,
+    kept in step with their path edits by the panel (a pathlib.Path would show "." while unset).
+    """
+
+    dataFolder: str = ""
     useSceneData: bool = False
-    outputFolder: pathlib.Path
+    outputFolder: str = ""
     stage: Annotated[str, Choice(list(STAGE_CHOICES))] = "all"
     network: Annotated[str, Choice(list(NETWORK_NAMES))] = default_value(PANEL_SETTINGS["network"])
-    epochs: Annotated[int, Minimum(1)] = default_value(PANEL_SETTINGS["epochs"])
-    batchSize: Annotated[int, Minimum(1)] = default_value(PANEL_SETTINGS["batchSize"])
-    height: Annotated[int, Minimum(16)] = default_value(PANEL_SETTINGS["height"])
-    width: Annotated[int, Minimum(16)] = default_value(PANEL_SETTINGS["width"])
-    weightSegmentation: Annotated[float, Minimum(0)] = default_value(PANEL_SETTINGS["weightSegmentation"])
-    weightDistillation: Annotated[float, Minimum(0)] = default_value(PANEL_SETTINGS["weightDistillation"])
-    weightConsistency: Annotated[float, Minimum(0)] = default_value(PANEL_SETTINGS["weightConsistency"])
-    weightPrototype: Annotated[float, Minimum(0)] = default_value(PANEL_SETTINGS["weightPrototype"])
+    epochs: Annotated[int, WithinRange(1, 10000)] = default_value(PANEL_SETTINGS["epochs"])
+    batchSize: Annotated[int, WithinRange(1, 1024)] = default_value(PANEL_SETTINGS["batchSize"])
+    height: Annotated[int, WithinRange(16, 4096)] = default_value(PANEL_SETTINGS["height"])
+    width: Annotated[int, WithinRange(16, 4096)] = default_value(PANEL_SETTINGS["width"])
+    weightSegmentation: Annotated[float, WithinRange(0.0, 100.0)] = default_value(PANEL_SETTINGS["weightSegmentation"])
+    weightDistillation: Annotated[float, WithinRange(0.0, 100.0)] = default_value(PANEL_SETTINGS["weightDistillation"])
+    weightConsistency: Annotated[float, WithinRange(0.0, 100.0)] = default_value(PANEL_SETTINGS["weightConsistency"])
+    weightPrototype: Annotated[float, WithinRange(0.0, 100.0)] = default_value(PANEL_SETTINGS["weightPrototype"])
     flowMethod: Annotated[str, Choice(list(FLOW_METHODS))] = default_value(PANEL_SETTINGS["flowMethod"])
     device: Annotated[str, Choice(list(DEVICES))] = default_value(PANEL_SETTINGS["device"])
     amp: bool = default_value(PANEL_SETTINGS["amp"])
-    gpus: Annotated[int, Minimum(1)] = 1
+    gpus: Annotated[int, WithinRange(1, 64)] = 1
     otherSettings: str = ""
+
+
+PATH_EDITS = {"dataFolderPathLineEdit": "dataFolder", "outputFolderPathLineEdit": "outputFolder"}
 
 
 def _isSet(path) -> bool:
@@ -98,6 +106,7 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._plotViewNode = None
+        self._toolTips = {}
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -109,8 +118,13 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         import ctk
 
-        for pathEdit in (self.ui.dataFolderPathLineEdit, self.ui.outputFolderPathLineEdit):
+        for widgetName, parameterName in PATH_EDITS.items():
+            pathEdit = getattr(self.ui, widgetName)
             pathEdit.filters = ctk.ctkPathLineEdit.Dirs
+            pathEdit.connect("currentPathChanged(QString)", lambda path, name=parameterName: self.onPathEdited(name, path))
+        # The .ui's tooltips say what an enabled button does; a disabled one says why instead.
+        self._toolTips = {name: getattr(self.ui, name).toolTip for name in (
+            "startButton", "cancelButton", "resumeButton", "useModelButton", "installDependenciesButton")}
         self.plotWidget = slicer.qMRMLPlotWidget()
         self.plotWidget.setMRMLScene(slicer.mrmlScene)
         self.ui.curvesFrame.layout().addWidget(self.plotWidget)
@@ -146,6 +160,12 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNodeGuiTag = None
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateButtons)
 
+    def onReload(self):
+        """Reload the library too, so that edits to DTCTrainingLib take effect without restarting Slicer."""
+        for name in [name for name in sys.modules if name == "DTCTrainingLib" or name.startswith("DTCTrainingLib.")]:
+            del sys.modules[name]
+        ScriptedLoadableModuleWidget.onReload(self)
+
     def onSceneStartClose(self, caller, event):
         self.setParameterNode(None)
 
@@ -167,50 +187,68 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateButtons)
             self.updateButtons()
 
+    def onPathEdited(self, parameterName, path):
+        if self._parameterNode is not None and getattr(self._parameterNode, parameterName) != path:
+            setattr(self._parameterNode, parameterName, path)
+
     # ------------------------------------------------------------------ dependencies
     def updateDependencyStatus(self):
         self.ui.dependencyStatusLabel.text = self.logic.dependencyStatusText()
         ready = self.logic.dependenciesReady()
-        self.ui.installDependenciesButton.enabled = not ready
+        self._enable("installDependenciesButton", _("Every package is installed.") if ready else None)
         self.ui.setupCollapsibleButton.collapsed = ready
 
     def onInstallDependencies(self):
-        with slicer.util.tryWithErrorDisplay("Installing the Python packages failed.", waitCursor=True):
-            self.logic.ensureDependencies()
-        self.updateDependencyStatus()
+        try:
+            with slicer.util.tryWithErrorDisplay(_("Installing the Python packages failed."), waitCursor=True):
+                self.logic.ensureDependencies()
+        finally:  # also after a failure: the packages installed before it are there
+            self.updateDependencyStatus()
+
+    def packagesReady(self):
+        """True when the packages are installed; otherwise offers to install them (any error in a dialog)."""
+        if self.logic.dependenciesReady():
+            return True
+        try:
+            with slicer.util.tryWithErrorDisplay(_("Installing the Python packages failed."), waitCursor=True):
+                return bool(self.logic.ensureDependencies())
+        finally:
+            self.updateDependencyStatus()
 
     # ------------------------------------------------------------------ data
     def updateSceneRecordings(self):
-        if not self.logic.ensureDependencies():
+        if not self.packagesReady():
             return
-        with slicer.util.tryWithErrorDisplay("The scene's sequences could not be read.", waitCursor=True):
+        with slicer.util.tryWithErrorDisplay(_("The scene's sequences could not be read."), waitCursor=True):
             recordings = self.logic.sceneRecordings()
             if recordings:
                 names = ", ".join(f"{r.images.GetName()} ({r.masks.GetName()})" for r in recordings)
-                self.ui.sceneRecordingsLabel.text = f"{len(recordings)} annotated recording(s): {names}"
+                self.ui.sceneRecordingsLabel.text = _("{count} annotated recording(s): {names}").format(
+                    count=len(recordings), names=names)
             else:
-                self.ui.sceneRecordingsLabel.text = "No sequence browser plays an image sequence with a segmentation sequence."
+                self.ui.sceneRecordingsLabel.text = _(
+                    "No sequence browser plays an image sequence with a segmentation sequence.")
 
     # ------------------------------------------------------------------ run
     def onStart(self):
-        if not self.logic.ensureDependencies():
+        if not self.packagesReady():
             return
-        with slicer.util.tryWithErrorDisplay("Training could not start.", waitCursor=True):
+        with slicer.util.tryWithErrorDisplay(_("Training could not start."), waitCursor=True):
             self.ui.logTextEdit.clear()
             self.logic.startTraining(self._parameterNode)
-            self.onStarted()
+        self.onStarted()
 
     def onResume(self):
-        if not self.logic.ensureDependencies():
+        if not self.packagesReady():
             return
-        with slicer.util.tryWithErrorDisplay("Training could not resume.", waitCursor=True):
+        with slicer.util.tryWithErrorDisplay(_("Training could not resume."), waitCursor=True):
             self.logic.resumeTraining(self._parameterNode)
-            self.onStarted()
+        self.onStarted()
 
     def onCancel(self):
         self.logic.cancelTraining()
-        self.ui.statusLabel.text = "Stopping after the current step..."
-        self.ui.cancelButton.enabled = False
+        self.ui.statusLabel.text = _("Stopping after the current step...")
+        self._enable("cancelButton", _("Stopping after the current step..."))
 
     def onStarted(self):
         self._showChart(self.logic.updateCurves()[1])
@@ -237,24 +275,41 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.updateButtons()
 
     def updateButtons(self, caller=None, event=None):
+        parameters = self._parameterNode
+        if parameters is not None:
+            for widgetName, parameterName in PATH_EDITS.items():
+                edit, value = getattr(self.ui, widgetName), getattr(parameters, parameterName)
+                if edit.currentPath != value:
+                    edit.currentPath = value
         process = self.logic.process
         running = process is not None and process.running
-        self.ui.startButton.enabled = not running
-        self.ui.cancelButton.enabled = running
+        busy = _("A training run is in progress; cancel it first.")
+        self._enable("startButton", busy if running else None)
+        self._enable("cancelButton", None if running else _("No training run is in progress."))
         stopped = process is not None and process.state in ("cancelled", "failed")
-        self.ui.resumeButton.enabled = not running and (stopped or self.logic.hasCheckpoint(self._parameterNode))
-        self.ui.useModelButton.enabled = not running and process is not None and process.model_path() is not None
+        self._enable("resumeButton", busy if running else None if stopped or self.logic.hasCheckpoint(parameters) else _(
+            "Nothing to resume: the output folder holds no checkpoint."))
+        self._enable("useModelButton", busy if running else None if process is not None and process.model_path()
+                     is not None else _("This session has not trained a model yet."))
+
+    def _enable(self, widgetName, disabledBecause):
+        """Enable a widget, or disable it with the reason as its tooltip (as Slicer's module template does)."""
+        widget = getattr(self.ui, widgetName)
+        widget.enabled = disabledBecause is None
+        widget.toolTip = self._toolTips[widgetName] if disabledBecause is None else disabledBecause
 
     def _showChart(self, chart):
         if self._plotViewNode is None or self._plotViewNode.GetScene() is None:
-            self._plotViewNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLPlotViewNode", "DTC training view")
+            from DTCTrainingLib.mrml import training_plot_view
+
+            self._plotViewNode = training_plot_view(slicer.mrmlScene)
             self.plotWidget.setMRMLPlotViewNode(self._plotViewNode)
         self._plotViewNode.SetPlotChartNodeID(chart.GetID())
 
     def onUseModel(self):
-        with slicer.util.tryWithErrorDisplay("The model could not be handed to DTC Segmentation."):
+        with slicer.util.tryWithErrorDisplay(_("The model could not be handed to DTC Segmentation.")):
             path = self.logic.useModel()
-            self.ui.statusLabel.text = f"DTC Segmentation now uses {path}."
+            self.ui.statusLabel.text = _("DTC Segmentation now uses {path}.").format(path=path)
 
 
 class DTCTrainingLogic(ScriptedLoadableModuleLogic):
@@ -278,19 +333,14 @@ class DTCTrainingLogic(ScriptedLoadableModuleLogic):
         return dependency_status_text()
 
     def dependenciesReady(self):
-        return installed_version("torch") is not None and not missing_requirements()
+        return dependencies_ready()
 
     def ensureDependencies(self):
         """Offer to install torch (PyTorch extension) and the other packages (pip); True when all are there."""
         import PyTorchUtils
 
-        torchLogic = PyTorchUtils.PyTorchUtilsLogic()
-        return ensure_dependencies(
-            torchLogic.torchInstalled,
-            lambda: torchLogic.installTorch(askConfirmation=False, torchVersionRequirement=">=2.1"),
-            lambda text: slicer.util.confirmOkCancelDisplay(text, "DTC Training"),
-            slicer.util.pip_install,
-        )
+        return ensure_with_pytorch_utils(PyTorchUtils.PyTorchUtilsLogic(), lambda text: slicer.util.confirmOkCancelDisplay(
+            text, _("DTC Training")), slicer.util.pip_install)
 
     # ------------------------------------------------------------------ data
     def sceneRecordings(self, scene=None):
@@ -360,10 +410,10 @@ class DTCTrainingLogic(ScriptedLoadableModuleLogic):
     def resultText(self):
         process = self.process
         if process.state == "finished":
-            return f"Finished. Best model: {process.model_path()}"
+            return _("Finished. Best model: {path}").format(path=process.model_path())
         if process.state == "cancelled":
-            return "Cancelled; Resume continues from the last finished epoch."
-        return f"Failed: {process.error or 'see the log'}"
+            return _("Cancelled; Resume continues from the last finished epoch.")
+        return _("Failed: {error}").format(error=process.error or _("see the log"))
 
     def updateCurves(self, scene=None):
         """The run's loss and validation Dice per epoch as a table and plot chart (updated in place)."""
@@ -387,19 +437,27 @@ class DTCTrainingLogic(ScriptedLoadableModuleLogic):
 
 
 class DTCTrainingTest(ScriptedLoadableModuleTest):
-    """The training MRML layer and a tiny training run, inside Slicer (skipped until the packages are installed)."""
+    """The training MRML layer and a tiny training run, inside Slicer.
+
+    ctest runs each ``test_*`` method on its own (``slicer.testing.runUnitTest`` loads them by name), so
+    every method that needs torch or the other packages skips itself while they are missing.
+    """
 
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
-        self.setUp()
-        self.test_dependency_report()
+        """What the panel's Reload and Test runs: every test, a skipped one logged rather than raised."""
+        for name in ("test_dependency_report", "test_scene_to_training_data_and_curves", "test_training_process"):
+            self.setUp()
+            try:
+                getattr(self, name)()
+            except unittest.SkipTest as skipped:
+                logging.info(f"DTCTraining self-test {name} skipped: {skipped}")
+
+    def requirePackages(self):
         if not DTCTrainingLogic().dependenciesReady():
-            logging.info("DTCTraining self-test: torch or other Python packages missing, training tests skipped.")
-            return
-        self.test_scene_to_training_data_and_curves()
-        self.test_training_process()
+            self.skipTest("torch or other Python packages are missing (Setup > Install missing packages)")
 
     def test_dependency_report(self):
         text = DTCTrainingLogic().dependencyStatusText()
@@ -422,6 +480,7 @@ class DTCTrainingTest(ScriptedLoadableModuleTest):
         return recordings
 
     def test_scene_to_training_data_and_curves(self):
+        self.requirePackages()
         import tempfile
 
         from DTCSegmentationLib.sequence_io import read_sequence
@@ -442,6 +501,7 @@ class DTCTrainingTest(ScriptedLoadableModuleTest):
         self.assertEqual(chart.GetNumberOfPlotSeriesNodes(), 2)
 
     def test_training_process(self):
+        self.requirePackages()
         import tempfile
 
         self._annotatedScene()

@@ -40,3 +40,12 @@ def mrml():
     if not hasattr(slicer, "vtkMRMLScene"):
         pytest.skip("slicer-core is not installed")
     return slicer
+
+
+@pytest.fixture
+def stand_ins(mrml):
+    """``slicer_stand_ins`` installed (Qt, CTK, the application, a new scene) for one test, then removed."""
+    import slicer_stand_ins
+
+    with slicer_stand_ins.installed():
+        yield slicer_stand_ins

@@ -6,6 +6,7 @@ Factories with arguments live here (tests import them: ``from samples import fra
 """
 
 import contextlib
+import os
 import threading
 from pathlib import Path
 
@@ -163,3 +164,14 @@ def assert_success_or_one_error_line(status: int, err: str, command: str, report
     assert bool(errors) == (status == 2) or (report_on_2 and status == 2), (status, err)
     assert all(line.startswith("note:") for line in lines if line not in errors), err
     return bool(errors)
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` runs (Linux: a zombie waiting to be reaped by its new parent has ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return True

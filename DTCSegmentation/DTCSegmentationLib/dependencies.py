@@ -42,6 +42,7 @@ def dependency_status_text() -> str:
 SLICER_REQUIREMENTS = Path(__file__).resolve().parent.parent / "Resources" / "requirements.txt"
 """pyproject's dependencies without torch (next to the modules' other resources, in the source tree and in Slicer)."""
 TORCH_REQUIREMENT = ">=2.1"
+"""The torch versions both Slicer modules install (pyproject's ``torch>=2.1``)."""
 
 
 def _requirement_class():
@@ -69,20 +70,46 @@ def missing_requirements(requirements_file: PathLike = SLICER_REQUIREMENTS) -> L
     return missing
 
 
-def ensure_dependencies(torch_installed: Callable[[], bool], install_torch: Callable[[], object],
+def dependencies_ready(requirements_file: PathLike = SLICER_REQUIREMENTS) -> bool:
+    """Whether torch and every requirement are installed (nothing is imported to find out)."""
+    return installed_version("torch") is not None and not missing_requirements(requirements_file)
+
+
+def ensure_with_pytorch_utils(pytorch_logic, confirm: Callable[[str], bool],
+                              pip_install: Callable[[List[str]], object]) -> bool:
+    """:func:`ensure_dependencies` through Slicer's PyTorch extension: what both modules' Install does.
+
+    ``pytorch_logic`` is a ``PyTorchUtils.PyTorchUtilsLogic()`` (fepegar/SlicerPyTorch, PyTorchUtils.py:
+    ``torchInstalled()``, ``installTorch(askConfirmation, forceComputationBackend, torchVersionRequirement, ...)``).
+    """
+    return ensure_dependencies(
+        pytorch_logic.torchInstalled,
+        lambda requirement: pytorch_logic.installTorch(askConfirmation=False, torchVersionRequirement=requirement),
+        confirm, pip_install)
+
+
+def _satisfies(version: Optional[str], specifier: str) -> bool:
+    if version is None:
+        return False
+    requirement = _requirement_class()(f"torch{specifier}")
+    return requirement.specifier.contains(version, prereleases=True)
+
+
+def ensure_dependencies(torch_installed: Callable[[], bool], install_torch: Callable[[str], object],
                         confirm: Callable[[str], bool], pip_install: Callable[[List[str]], object],
                         requirements_file: PathLike = SLICER_REQUIREMENTS) -> bool:
     """Torch through Slicer's PyTorch extension, then the missing requirements through pip; True when all are there.
 
-    The Slicer modules pass ``PyTorchUtilsLogic().torchInstalled`` / ``installTorch``,
-    ``slicer.util.confirmOkCancelDisplay`` and ``slicer.util.pip_install``.  Nothing is installed
+    ``install_torch`` is called with :data:`TORCH_REQUIREMENT` (e.g. ``">=2.1"``) when torch is missing or
+    older.  The Slicer modules go through :func:`ensure_with_pytorch_utils`.  Nothing is installed
     without ``confirm`` returning True.  pip runs with the installed torch pinned as a
     constraint, so a requirement that depends on torch (MONAI) can never replace it.
     """
-    if not torch_installed():
-        if not confirm("DTC needs PyTorch. Install it now with the PyTorch extension (this can take minutes)?"):
+    if not torch_installed() or not _satisfies(installed_version("torch"), TORCH_REQUIREMENT):
+        if not confirm(f"DTC needs PyTorch {TORCH_REQUIREMENT}. Install it now with the PyTorch extension "
+                       "(this can take minutes)?"):
             return False
-        if install_torch() is None:
+        if install_torch(TORCH_REQUIREMENT) is None:
             return False
     missing = missing_requirements(requirements_file)
     if not missing:

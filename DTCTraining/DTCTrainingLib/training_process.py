@@ -3,17 +3,21 @@
 No Qt: the panel polls :meth:`TrainingProcess.poll_events` from a timer, the Python console
 or a test simply calls :meth:`TrainingProcess.wait`.  The child prints one JSON event per line
 on stdout (``--json``); two reader threads move its stdout and stderr lines into a queue so
-polling never blocks.  Cancelling sends the child an interrupt (SIGINT to its process group on
-POSIX, CTRL_BREAK_EVENT on Windows), which ends the trainer through ``KeyboardInterrupt``:
-the checkpoint of the last finished epoch stays as it was (checkpoints are written atomically
-after every epoch), so :meth:`TrainingProcess.resume` continues from it.  A child that does not
-stop within the grace period is killed; the last checkpoint is still valid then.
+polling never blocks.  Cancelling interrupts the child's whole process tree (SIGINT to its
+process group on POSIX, CTRL_BREAK_EVENT on Windows; see ``DTCSegmentationLib.process_tree``: in
+Slicer the child is the ``PythonSlicer`` launcher and the trainer is the launcher's own child),
+which ends the trainer through ``KeyboardInterrupt``: the checkpoint of the last finished epoch
+stays as it was (checkpoints are written atomically after every epoch), so
+:meth:`TrainingProcess.resume` continues from it.  A tree that does not stop within the grace
+period is killed; the last checkpoint is still valid then.
+
+The run is over when the launched process has exited *and* its output pipes are closed: the
+trainer behind a launcher holds them until it exits, even after the launcher died of the interrupt.
 """
 
 import json
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -23,13 +27,14 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from DTCSegmentationLib.errors import DTCError, PathLike
+from DTCSegmentationLib.process_tree import ProcessTree, popen_options
 
 from DTCTrainingLib import run_folder
 
 Overrides = Union[Mapping[str, object], Iterable[str]]
 
 STATES = ("idle", "running", "cancelling", "finished", "failed", "cancelled")
-READER_GRACE_S = 5.0  # how long output may still arrive after the child has exited
+READER_GRACE_S = 5.0  # how long the pipes may stay open after the launched process exited (not cancelling)
 
 
 def override_arguments(overrides: Optional[Overrides]) -> List[str]:
@@ -121,9 +126,11 @@ class TrainingProcess:
         self._stderr: deque = deque(maxlen=50)
         self._unread_log: List[str] = []
         self._process: Optional[subprocess.Popen] = None
+        self._tree: Optional[ProcessTree] = None
         self._lines: "queue.Queue" = queue.Queue()
         self._readers: List[threading.Thread] = []
         self._kill_at: Optional[float] = None
+        self._killed_at: Optional[float] = None
         self._exited_at: Optional[float] = None
 
     # ------------------------------------------------------------------ control
@@ -156,19 +163,12 @@ class TrainingProcess:
         environment["PYTHONPATH"] = os.pathsep.join(search_path)
         environment["PYTHONUNBUFFERED"] = "1"
         environment["PYTHONIOENCODING"] = "utf-8"
-        options = {}
-        if os.name == "nt":
-            # A group of its own lets CTRL_BREAK_EVENT reach the child (and torchrun's workers) only;
-            # the console window is hidden rather than absent, because the event travels through it.
-            options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-            options["startupinfo"] = subprocess.STARTUPINFO(dwFlags=subprocess.STARTF_USESHOWWINDOW, wShowWindow=0)
-        else:
-            options["start_new_session"] = True
         self._stderr.clear()
-        self.returncode, self._kill_at, self._exited_at = None, None, None
+        self.returncode, self._kill_at, self._killed_at, self._exited_at = None, None, None, None
         self._process = subprocess.Popen(self.command(resume), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          stdin=subprocess.DEVNULL, env=environment, text=True, encoding="utf-8",
-                                         errors="replace", bufsize=1, **options)
+                                         errors="replace", bufsize=1, **popen_options())
+        self._tree = ProcessTree(self._process)
         self._readers = [threading.Thread(target=self._read, args=(stream, name), daemon=True)
                          for stream, name in ((self._process.stdout, "stdout"), (self._process.stderr, "stderr"))]
         for reader in self._readers:
@@ -181,32 +181,37 @@ class TrainingProcess:
         return self.start(resume=True)
 
     def cancel(self, grace: float = 30.0) -> None:
-        """Ask the child to stop (it keeps its last epoch checkpoint); kill it if still running after ``grace`` s.
+        """Ask the child's process tree to stop (the trainer keeps its last epoch checkpoint); kill the tree if
+        it is still there after ``grace`` s.
 
-        Returns at once; :meth:`poll_events` or :meth:`wait` carry out the kill when it is due.
+        Returns at once; :meth:`poll_events` or :meth:`wait` carry out the kill when it is due.  The
+        launched process may already have exited (a launcher dies of the interrupt) while the trainer
+        still runs: the run counts as running until the tree's pipes close.
         """
-        if not self.running or self._process.poll() is not None:
+        if not self.running or self.state == "cancelling":
             return
-        if os.name == "nt":
-            self._process.send_signal(signal.CTRL_BREAK_EVENT)
-        else:
-            os.killpg(self._process.pid, signal.SIGINT)
+        self._tree.interrupt()
         self.state = "cancelling"
         self._kill_at = time.monotonic() + grace
 
     def poll_events(self) -> List[Dict]:
-        """The events that arrived since the last call (never blocks); updates :attr:`state` when the child ends."""
+        """The events that arrived since the last call (never blocks); updates :attr:`state` when the run ends."""
         if self._process is None:
             return []
-        if self._kill_at is not None and time.monotonic() >= self._kill_at and self._process.poll() is None:
-            self._kill()
+        now = time.monotonic()
+        if self.running and self._process.poll() is not None and self._exited_at is None:
+            self._exited_at = now
+        # Output pipes still open after the launched process exited: a trainer behind a launcher, or a
+        # leftover grandchild.  Cancelling waits out its grace period; otherwise READER_GRACE_S.
+        kill_at = self._kill_at if self.state == "cancelling" else (
+            None if self._exited_at is None else self._exited_at + READER_GRACE_S)
+        if self.running and self._killed_at is None and kill_at is not None and now >= kill_at and self._pipes_open():
+            self._tree.kill()
+            self._killed_at = now
         new = self._drain()
-        if self.running and self._process.poll() is not None:
-            if self._exited_at is None:
-                self._exited_at = time.monotonic()
-            # The readers end at the pipes' EOF; a leftover grandchild holding them open must not
-            # keep the run "running" for ever.
-            if not any(r.is_alive() for r in self._readers) or time.monotonic() - self._exited_at > READER_GRACE_S:
+        if self.running and self._exited_at is not None:
+            # After a kill, a process outside the group (it made its own) may still hold the pipes.
+            if not self._pipes_open() or (self._killed_at is not None and now - self._killed_at > READER_GRACE_S):
                 new += self._drain()
                 self._finish(self._process.returncode)
         return new
@@ -290,11 +295,8 @@ class TrainingProcess:
                 if name == "stderr":
                     self._stderr.append(line.strip())
 
-    def _kill(self) -> None:
-        if os.name == "nt":
-            self._process.kill()
-        else:
-            os.killpg(self._process.pid, signal.SIGKILL)
+    def _pipes_open(self) -> bool:
+        return any(reader.is_alive() for reader in self._readers)
 
     def _finish(self, returncode: int) -> None:
         self.returncode = returncode
@@ -305,7 +307,7 @@ class TrainingProcess:
             self.state = "cancelled"
         else:
             self.state = "failed"
-        self._kill_at = None
+        self._kill_at = self._killed_at = None
 
 
 def event_summary(event: Dict) -> str:

@@ -1,7 +1,10 @@
 """The Slicer build, the pip package, the README and CI agree with the files on disk."""
 
 import ast
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +112,144 @@ def test_dependency_report_names_every_pyproject_dependency():
     names = {re.match(r"[A-Za-z0-9_.-]+", line.strip().strip('"')).group(0).lower()
              for line in block.splitlines() if line.strip().startswith('"')}
     assert names == {name.lower() for name in REQUIRED_DISTRIBUTIONS}
+
+
+LOAD_DEFAULT_MODEL = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import DTCSegmentationLib
+from DTCSegmentationLib.networks.default_model import default_model_path
+from DTCSegmentationLib.networks.model_file import load_model
+_, info = load_model(default_model_path())
+print(json.dumps({"package": DTCSegmentationLib.__file__, "model": str(default_model_path()),
+                  "architecture": info.architecture, "input_size": list(info.input_size)}))
+"""
+
+
+def load_default_model_from(folder: Path) -> dict:
+    """Load the default model in an interpreter whose import path is ``folder`` and site-packages only."""
+    result = subprocess.run([sys.executable, "-I", "-c", LOAD_DEFAULT_MODEL, str(folder)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(loaded["package"]).resolve().is_relative_to(folder.resolve()), loaded  # not the source tree
+    assert Path(loaded["model"]).resolve().is_relative_to(folder.resolve()), loaded
+    return loaded
+
+
+def test_installed_extension_finds_the_default_model(tmp_path):
+    """The files each module's CMake lists name, laid out as Slicer's build installs them.
+
+    SlicerMacroBuildScriptedModule.cmake (v5.6.2, v5.8.1, main) hands SCRIPTS and RESOURCES to
+    ctkMacroCompilePythonScript with DESTINATION_DIR ``${Slicer_QTSCRIPTEDMODULES_LIB_DIR}`` (no module
+    subfolder without WITH_SUBDIR) = ``lib/Slicer-X.Y/qt-scripted-modules`` (SlicerDirectories.cmake);
+    CTK's ctkMacroCompilePythonScript.cmake copies each listed file to ``DESTINATION_DIR/<its relative
+    path>`` and installs that folder as it is.  Both modules of the extension share it.
+    """
+    tree = tmp_path / "lib" / "Slicer-5.8" / "qt-scripted-modules"
+    for module in MODULES:
+        text = (ROOT / module / "CMakeLists.txt").read_text()
+        for variable in ("MODULE_PYTHON_SCRIPTS", "MODULE_PYTHON_RESOURCES"):
+            for entry in cmake_list(text, variable, module):
+                (tree / entry).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / module / entry, tree / entry)
+    loaded = load_default_model_from(tree)
+    assert Path(loaded["model"]) == tree / "Resources" / "Models" / "dtc_default.safetensors"
+    assert (loaded["architecture"], loaded["input_size"]) == ("fast_unet", [256, 448])  # MODEL_CARD.md
+
+
+def test_wheel_ships_the_default_model(tmp_path):
+    """``pip wheel .`` then ``pip install --target``: the wheel alone holds a loadable default model."""
+    pytest.importorskip("setuptools", minversion="70.1", reason="building the wheel without isolation needs setuptools")
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "out", "dtc_demo"))
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    built = subprocess.run(pip + ["wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist")],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-3000:]
+    wheel = next((tmp_path / "dist").glob("slicer_dtc-*.whl"))
+    target = tmp_path / "target"
+    installed = subprocess.run(pip + ["install", "--no-deps", "--no-index", "--target", str(target), str(wheel)],
+                               capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    loaded = load_default_model_from(target)
+    assert Path(loaded["model"]) == target / "DTCSegmentationLib" / "Resources" / "Models" / "dtc_default.safetensors"
+    assert (loaded["architecture"], loaded["input_size"]) == ("fast_unet", [256, 448])  # MODEL_CARD.md
+
+
+def cmake_setting(name: str) -> str:
+    match = re.search(r'set\(%s\s+"([^"]*)"\)' % name, (ROOT / "CMakeLists.txt").read_text())
+    assert match, name
+    return match.group(1)
+
+
+def test_license_is_the_apache_license_pyproject_names():
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text and "END OF TERMS AND CONDITIONS" in text
+    assert re.search(r'^license = \{ text = "Apache-2.0" \}', (ROOT / "pyproject.toml").read_text(), re.M)
+
+
+# The catalog entry schema v1.0.2 (Slicer/Slicer Schemas/slicer-extension-catalog-entry-schema-v1.0.2.json, the copy in
+# Slicer/ExtensionsIndex schemas/): required $schema, category, scm_url; no other properties than these, with their types.
+CATALOG_PROPERTIES = {"$schema": str, "category": str, "scm_url": str, "scm_revision": str, "scm_type": str,
+                      "build_dependencies": list, "dicom_support_rule": str, "build_subdirectory": str, "enabled": bool,
+                      "tier": int}
+
+
+def test_extension_description_matches_the_catalog_schema_and_the_cmake_project():
+    raw = (ROOT / "DTC.json").read_bytes()
+    assert b"\r" not in raw  # the index's check_json_file_format: LF only
+    description = json.loads(raw)
+    assert {"$schema", "category", "scm_url"} <= set(description) <= set(CATALOG_PROPERTIES)
+    for key, value in description.items():
+        assert isinstance(value, CATALOG_PROPERTIES[key]), key
+    assert description["$schema"].endswith("slicer-extension-catalog-entry-schema-v1.0.2.json#")
+    assert 1 <= description["tier"] <= 5
+    assert re.search(r"^project\(DTC\)", (ROOT / "CMakeLists.txt").read_text(), re.M)  # the file's name is the project's
+    assert description["category"] == cmake_setting("EXTENSION_CATEGORY")
+    assert description["scm_url"] == cmake_setting("EXTENSION_HOMEPAGE") + ".git"
+    assert description["build_dependencies"] == cmake_setting("EXTENSION_DEPENDS").split(";")
+
+
+INDEX_CHECKS = """
+import json, shutil, sys, tempfile
+from pathlib import Path
+index, root = Path(sys.argv[1]), Path(sys.argv[2])
+sys.path.insert(0, str(index / "scripts"))
+import check_description_files as checks
+description = checks.parse_json(str(root / "DTC.json"))
+checks.check_json_file_format("DTC", description, str(root / "DTC.json"))
+checks.check_extension_name("DTC", description)
+checks.check_category("DTC", description)
+checks.check_git_repository_name("DTC", description)
+checks.check_scm_url_syntax("DTC", description)
+checks.check_license_file("DTC", description, str(root))
+catalog = Path(tempfile.mkdtemp()) / "catalog"
+shutil.copytree(index, catalog, ignore=shutil.ignore_patterns(".git"))
+shutil.copy(root / "DTC.json", catalog / "DTC.json")
+checks.check_dependencies(str(catalog))
+schema = "not checked: jsonschema is not installed"
+if checks.jsonschema is not None:
+    checks.jsonschema.validate(description, json.loads(
+        (index / "schemas" / "slicer-extension-catalog-entry-schema-v1.0.2.json").read_text()))
+    schema = "valid"
+print(json.dumps({"schema": schema}))
+"""
+
+
+def test_extension_description_passes_the_extensions_index_checks():
+    """The index's own scripts/check_description_files.py, from a checkout named by DTC_EXTENSIONS_INDEX, run by
+    DTC_EXTENSIONS_INDEX_PYTHON (the index's CI uses Python 3.12, and the script needs it).
+
+    Its main() clones the repository and downloads the schema, so the checks that work offline run one by one:
+    JSON format, extension and repository names, category, SCM URL, licence file, build dependencies being catalog
+    entries; the schema is validated with the script's jsonschema against the index's own copy (schemas/).
+    """
+    index = os.environ.get("DTC_EXTENSIONS_INDEX")
+    if not index:
+        pytest.skip("set DTC_EXTENSIONS_INDEX to a Slicer/ExtensionsIndex checkout to run its checks")
+    python = os.environ.get("DTC_EXTENSIONS_INDEX_PYTHON", sys.executable)
+    result = subprocess.run([python, "-c", INDEX_CHECKS, index, str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"schema": "valid"}, result.stdout[-2000:]

@@ -63,8 +63,8 @@ class Installer:
     def torch_installed(self):
         return self.torch_present
 
-    def install_torch(self):
-        self.calls.append(("install_torch",))
+    def install_torch(self, requirement):
+        self.calls.append(("install_torch", requirement))
         return "torch"
 
     def confirm(self, text):
@@ -89,6 +89,7 @@ def test_torch_comes_from_the_pytorch_extension_and_pip_never_replaces_it(tmp_pa
     kinds = [call[0] for call in installer.calls]
     assert kinds == ["confirm", "install_torch", "confirm", "pip"]
     assert "PyTorch" in installer.calls[0][1] and "dtc-no-such-distribution" in installer.calls[2][1]
+    assert installer.calls[1][1] == pyproject_torch_specifier()
     _, arguments, constraints = installer.calls[3]
     assert arguments == ["dtc-no-such-distribution>=1.0"]
     assert constraints.strip() == f"torch=={installed_version('torch')}"
@@ -105,3 +106,9 @@ def test_nothing_is_installed_when_the_user_declines(tmp_path):
     installed.write_text("numpy>=1.0\n")  # present in every environment that runs these tests
     satisfied = Installer(torch_present=True)
     assert satisfied.ensure(installed) is True and satisfied.calls == []
+
+
+def pyproject_torch_specifier() -> str:
+    """The version specifier of pyproject's torch dependency, e.g. ``>=2.1``."""
+    block = re.search(r"^dependencies = \[(.*?)^\]", (ROOT / "pyproject.toml").read_text(), re.S | re.M).group(1)
+    return re.search(r'"torch([<>=!~][^";]*)"', block).group(1)

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from DTCTrainingLib.cli import build_parser
 from DTCTrainingLib.config import load_config
 from DTCTrainingLib.data.simulated_dataset import make_simulated_dataset
 from DTCTrainingLib.training_process import TrainingProcess, event_summary, override_arguments, train_command
+from samples import process_running
 
 pytestmark = pytest.mark.slow  # trains networks or opens sockets
 
@@ -129,3 +131,55 @@ def test_multi_gpu_command_is_valid_for_torchrun_and_dtc(tmp_path):
         "all", str(tmp_path / "data"), tmp_path / "run", ["optim.epochs=2"], True, True)
     single = train_command("teacher", None, tmp_path / "run", ["data.dataset=D"])
     assert build_parser().parse_args(single[3:]).set == ["data.dataset=D"]
+
+
+LAUNCHER = '''#!{python}
+"""Stand-in for Slicer's PythonSlicer (commontk/AppLauncher Base/ctkAppLauncher.cpp): the real interpreter
+runs as this process's child (QProcess: same process group, ForwardedChannels: it writes to our stdout and
+stderr itself); no signal handler is installed and nothing is forwarded, so SIGINT ends this process at once
+(its default action); the exit status is the child's."""
+import os, signal, subprocess, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+ignore = os.environ.get("STAND_IN_CHILD_IGNORES_SIGINT") == "1"
+child = subprocess.Popen([sys.executable] + sys.argv[1:],
+                         preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore else None)
+with open(os.environ["STAND_IN_CHILD_PID_FILE"], "w") as pid_file:
+    pid_file.write(str(child.pid))
+sys.exit(child.wait())
+'''
+
+
+def launched_run(dataset, tmp_path, child_ignores_sigint: bool):
+    launcher = tmp_path / "PythonSlicer"
+    launcher.write_text(LAUNCHER.format(python=sys.executable))
+    launcher.chmod(0o755)
+    pid_file = tmp_path / "interpreter.pid"
+    environment = {"STAND_IN_CHILD_PID_FILE": str(pid_file), "STAND_IN_CHILD_IGNORES_SIGINT": str(int(child_ignores_sigint))}
+    process = TrainingProcess("teacher", dataset, tmp_path / "run", {**TINY, "optim.epochs": 50}, python=launcher,
+                              environment=environment).start()
+    wait_for_event(process, "epoch")
+    return process, int(pid_file.read_text())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the stand-in launcher is POSIX; process_running reads /proc")
+def test_cancel_through_a_launcher_stops_the_trainer_behind_it(dataset, tmp_path):
+    process, trainer = launched_run(dataset, tmp_path, child_ignores_sigint=False)
+    process.cancel(grace=60)
+    assert process.wait(timeout=90) == "cancelled", list(process.log)
+    assert not process_running(trainer)  # over only once the trainer has stopped, not when the launcher died
+    assert any("interrupted" in line for line in process.log)  # the trainer's own Ctrl-C message: a clean stop
+    checkpoint = torch.load(str(tmp_path / "run" / "teacher_checkpoint.pt"), weights_only=True)
+    assert checkpoint["state"]["epoch"] >= 1
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the stand-in launcher is POSIX; process_running reads /proc")
+def test_a_trainer_behind_a_launcher_that_outlives_the_grace_period_is_killed(dataset, tmp_path):
+    """The trainer ignores the interrupt (as one stuck in native code would); the launcher dies of it at once."""
+    process, trainer = launched_run(dataset, tmp_path, child_ignores_sigint=True)
+    process.cancel(grace=2)
+    assert process.wait(timeout=60) == "cancelled", list(process.log)
+    assert not process_running(trainer)
+    checkpoint = torch.load(str(tmp_path / "run" / "teacher_checkpoint.pt"), weights_only=True)
+    assert checkpoint["state"]["epoch"] >= 1
+    resumed = TrainingProcess("teacher", dataset, tmp_path / "run", {**TINY, "optim.epochs": checkpoint["state"]["epoch"] + 1})
+    assert resumed.resume().wait(timeout=120) == "finished", list(resumed.log)

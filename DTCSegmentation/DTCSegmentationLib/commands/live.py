@@ -3,6 +3,7 @@
 import json
 import math
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,6 +37,9 @@ def register(subparsers) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="onnx", help="inference back end (default onnx)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--threshold", type=float, help="probability threshold (default: the model's)")
+    parser.add_argument("--no-largest-component", action="store_true", help="keep every region of the mask, not "
+                                                                            "only the largest")
+    parser.add_argument("--no-fill-holes", action="store_true", help="leave holes inside the mask")
     parser.add_argument("--threads", type=int, help="CPU threads for inference (default: one per core; use fewer "
                                                     "when PlusServer or Slicer run on the same machine)")
     parser.add_argument("--max-message-mb", type=float, default=64.0, help="frames larger than this are skipped")
@@ -45,6 +49,9 @@ def register(subparsers) -> None:
     parser.add_argument("--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
     parser.add_argument("--stats-interval", type=float, default=5.0, help="seconds between statistics lines")
     parser.add_argument("--json", action="store_true", help="statistics as JSON lines on stdout")
+    parser.add_argument("--stop-when-stdin-closes", action="store_true",
+                        help="stop when standard input ends: a parent that keeps it open ends this process with itself "
+                             "(the Slicer panel's live mode)")
     parser.set_defaults(func=run)
 
 
@@ -60,6 +67,19 @@ def _report(stats: dict, as_json: bool, final: bool = False) -> None:
           f"dropped {stats['dropped']} skipped {stats['messages_skipped']} | {stats['frames_per_second']:.1f} frames/s "
           f"| latency p50 {ms(stats['latency_p50_ms'])} ms p99 {ms(stats['latency_p99_ms'])} ms "
           f"| connections {stats['connections']}", flush=True)
+
+
+def _stdin_closed() -> threading.Event:
+    """An event set when standard input reaches its end (read on a thread of its own)."""
+    closed = threading.Event()
+
+    def read():
+        while sys.stdin.buffer.read(4096):
+            pass
+        closed.set()
+
+    threading.Thread(target=read, name="dtc-live-stdin", daemon=True).start()
+    return closed
 
 
 def run(args) -> int:
@@ -93,7 +113,8 @@ def run(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)  # the ONNX Runtime back end takes the same count
-    segmenter = Segmenter.from_file(model_path, device=args.device, backend=args.backend, threshold=args.threshold)
+    segmenter = Segmenter.from_file(model_path, device=args.device, backend=args.backend, threshold=args.threshold,
+                                    largest_component=not args.no_largest_component, fill_holes=not args.no_fill_holes)
     # The first inference builds kernels and buffers; keep that out of the first live frame's latency.
     segmenter.segment_frame(np.zeros(segmenter.info.input_size, np.uint8))
     config = BridgeConfig(
@@ -109,8 +130,9 @@ def run(args) -> int:
                   else f"listening on port {bridge.listen_port}", flush=True)
         end = None if args.duration is None else time.monotonic() + args.duration
         next_report = time.monotonic() + args.stats_interval
+        parent_gone = _stdin_closed() if args.stop_when_stdin_closes else threading.Event()
         try:
-            while end is None or time.monotonic() < end:
+            while (end is None or time.monotonic() < end) and not parent_gone.is_set():
                 time.sleep(0.05)
                 bridge.check()
                 if time.monotonic() >= next_report:

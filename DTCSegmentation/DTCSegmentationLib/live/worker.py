@@ -38,6 +38,7 @@ class LiveResult:
         probability: ``(H, W)`` float32 in [0, 1].
         latency: seconds from :meth:`LiveWorker.submit` to the result being ready.
         sequence: 0-based index of the frame among all frames submitted.
+        submitted: ``time.perf_counter()`` when the frame was submitted (so a consumer can add its own delay).
     """
 
     context: Any
@@ -45,6 +46,7 @@ class LiveResult:
     probability: np.ndarray
     latency: float
     sequence: int
+    submitted: float = 0.0
 
 
 @dataclass
@@ -186,7 +188,8 @@ class LiveWorker:
             try:
                 segmentation = self.segmenter.segment_frame(frame)
                 finished = time.perf_counter()
-                result = LiveResult(context, segmentation.mask, segmentation.probability, finished - submitted, sequence)
+                result = LiveResult(context, segmentation.mask, segmentation.probability, finished - submitted, sequence,
+                                    submitted)
                 with self._condition:
                     self._segmented += 1
                     self._latencies.append(result.latency)

@@ -19,24 +19,37 @@ One concept per module:
 * ``bundle``: ``.mrb`` scene bundles.
 """
 
-from DTCSegmentationLib.mrml.bundle import bundle_recording, read_scene_bundle, write_scene_bundle
-from DTCSegmentationLib.mrml.frame_source import FrameSource, frame_source
-from DTCSegmentationLib.mrml.live_segmentation import LiveSegmentation
-from DTCSegmentationLib.mrml.model_comparison import ModelComparison, compare_models
-from DTCSegmentationLib.mrml.recording_files import export_recording, write_table_csv
-from DTCSegmentationLib.mrml.recording_segmentation import (
-    RecordingSegmentation,
-    SegmentationCancelled,
-    find_run,
-    segment_recording,
-)
-from DTCSegmentationLib.mrml.scene import new_scene
-from DTCSegmentationLib.mrml.views import show_in_slice_views
-from DTCSegmentationLib.mrml.volume_sequences import add_sequence_browser, add_volume_sequence
+import importlib
 
-__all__ = [
-    "FrameSource", "LiveSegmentation", "ModelComparison", "RecordingSegmentation", "SegmentationCancelled",
-    "add_sequence_browser", "add_volume_sequence", "bundle_recording", "compare_models", "export_recording",
-    "find_run", "frame_source", "new_scene", "read_scene_bundle", "segment_recording", "show_in_slice_views",
-    "write_scene_bundle", "write_table_csv",
-]
+# Imported now, although light: importing the submodule of the same name makes the package attribute
+# ``frame_source`` that module, and this import puts the function back (before any lazy lookup).
+from DTCSegmentationLib.mrml.frame_source import FrameSource as FrameSource
+from DTCSegmentationLib.mrml.frame_source import frame_source as frame_source
+
+# The other names are imported from their modules on first use (PEP 562), so that the Slicer panel can
+# look up a run or show it (``recording_segmentation``, ``views``) before OpenCV and torch are
+# installed: importing any ``DTCSegmentationLib.mrml.<module>`` runs this file first.
+_EXPORTS = {
+    "bundle": ("bundle_recording", "read_scene_bundle", "write_scene_bundle"),
+    "live_segmentation": ("LiveSegmentation",),
+    "model_comparison": ("ModelComparison", "compare_models"),
+    "recording_files": ("export_recording", "write_table_csv"),
+    "recording_segmentation": ("RecordingSegmentation", "SegmentationCancelled", "find_run", "segment_recording"),
+    "scene": ("new_scene",),
+    "views": ("show_in_slice_views",),
+    "volume_sequences": ("add_sequence_browser", "add_volume_sequence"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(set(_MODULE_OF) | {"FrameSource", "frame_source"})
+
+
+def __getattr__(name):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -23,13 +23,17 @@ class LiveSegmentation:
     Args:
         scene: the scene holding ``image_node``.
         image_node: scalar or RGB volume node holding one 2D frame, updated by another module.
-        segmenter: a :class:`~DTCSegmentationLib.inference.segmenter.Segmenter`.
+        segmenter: a :class:`~DTCSegmentationLib.inference.segmenter.Segmenter`, run on a thread of this process
+            (ignored when ``worker`` is given).
         mask_node: labelmap node to update (default: a new ``"<image> live mask"`` node).
+        worker: where inference runs: a :class:`~DTCSegmentationLib.live.worker.LiveWorker` (a thread here) or a
+            :class:`~DTCSegmentationLib.live.bridge_worker.BridgeWorker` (a child process; what the Slicer panel
+            uses, because a thread of Slicer's GUI process only runs while the main thread runs Python).
 
     Use :meth:`start`, then :meth:`poll` regularly, then :meth:`stop` (or ``with``).
     """
 
-    def __init__(self, scene, image_node, segmenter, mask_node=None):
+    def __init__(self, scene, image_node, segmenter=None, mask_node=None, worker=None):
         if image_node is None or not image_node.IsA("vtkMRMLScalarVolumeNode") or image_node.IsA(
                 "vtkMRMLLabelMapVolumeNode"):
             raise DTCError("live mode needs an image volume node to watch.",
@@ -40,7 +44,11 @@ class LiveSegmentation:
             mask_node = tag(scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", f"{image_node.GetName()} live mask"),
                             "live mask")
         self.mask_node = mask_node
-        self.worker = LiveWorker(segmenter)
+        if worker is None and segmenter is None:
+            raise DTCError("live mode needs a model.", fix="Pass a segmenter or a worker.")
+        self.worker = worker if worker is not None else LiveWorker(segmenter)
+        self.latest = None
+        """The :class:`~DTCSegmentationLib.live.worker.LiveResult` shown last (None before the first)."""
         self.shown = 0
         self.skipped = 0
         self._observer = None
@@ -92,6 +100,7 @@ class LiveSegmentation:
             return False
         slicer_module().util.updateVolumeFromArray(self.mask_node, result.mask[None])
         self.mask_node.SetIJKToRASMatrix(vtk_matrix(result.context))
+        self.latest = result
         if self.shown == 0:
             display_labelmap(self.mask_node)
         self.shown += 1

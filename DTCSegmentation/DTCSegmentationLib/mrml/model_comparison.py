@@ -10,6 +10,7 @@ from DTCSegmentationLib.mrml.consistency_nodes import TABLE_COLUMNS, add_chart, 
 from DTCSegmentationLib.mrml.frame_source import FrameSource, frame_source
 from DTCSegmentationLib.mrml.recording_segmentation import Progress, RecordingSegmentation, segment_recording
 from DTCSegmentationLib.mrml.scene import removed_on_failure, slicer_module
+from DTCSegmentationLib.mrml.views import face_frame_plane
 from DTCSegmentationLib.temporal.consistency import mask_dice
 
 # Per model: (flow Dice colour, flow consistency colour); RGB 0-1.
@@ -38,9 +39,12 @@ class ModelComparison:
         result["agreement"] = {"mean_dice": float(np.mean(self.agreement)), "min_dice": float(np.min(self.agreement))}
         return result
 
-    def show(self, scene, views=("Red", "Yellow")) -> int:
-        """Show each model's masks and flicker overlay in its own slice view (one view name per model)."""
-        return sum(run.show(scene, views=(view,)) for run, view in zip(self.runs.values(), views))
+    def show(self, scene, views=("Red", "Yellow"), application_logic=None) -> int:
+        """Show each model's masks and flicker overlay in its own slice view (one view name per model), each
+        view turned to the frames' plane and fitted to them (see :func:`~.views.face_frame_plane`)."""
+        shown = sum(run.show(scene, views=(view,)) for run, view in zip(self.runs.values(), views))
+        face_frame_plane(scene, next(iter(self.runs.values())).frames_node(), views, application_logic)
+        return shown
 
     def remove(self, scene) -> None:
         """Take both runs and the combined nodes out of the scene."""

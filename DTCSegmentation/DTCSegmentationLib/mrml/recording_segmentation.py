@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional
 
 from DTCSegmentationLib.errors import DTCError
-from DTCSegmentationLib.inference.preprocessing import probability_to_uint8
 from DTCSegmentationLib.mrml.consistency_nodes import (
     area_chart,
     consistency_chart,
@@ -134,6 +133,9 @@ def segment_recording(scene, node, segmenter, name: Optional[str] = None, probab
     (a new browser if it had none), so playback shows the mask of every frame and the proxies keep
     the frame's IJK-to-RAS.  On failure or cancel every node the run added is removed again.
     """
+    # Here, not at the top: find_run and show must load before OpenCV is installed (the panel uses them).
+    from DTCSegmentationLib.inference.preprocessing import probability_to_uint8
+
     source = frame_source(scene, node)
     name = _unique_run_name(scene, name or f"{source.name} DTC")
     total = len(source)

@@ -1,9 +1,10 @@
 """Where the model shipped with the extension lies, and the model a command runs when none is named.
 
-The model file sits in the DTCSegmentation module's ``Resources/Models/`` folder: beside
-``DTCSegmentationLib/`` in a source checkout and in an installed Slicer extension
-(``qt-scripted-modules/``) alike, so it is found relative to this package, never to the
-working folder.
+The model file is kept in the DTCSegmentation module's ``Resources/Models/`` folder, which lies
+beside ``DTCSegmentationLib/`` in a source checkout and in an installed Slicer extension
+(``lib/Slicer-X.Y/qt-scripted-modules/``); a wheel has no sibling folders, so ``setup.py`` puts
+the same folder inside the package (``DTCSegmentationLib/Resources/Models/``).  Both places are
+relative to this package, never to the working folder.
 """
 
 from pathlib import Path
@@ -15,8 +16,10 @@ DEFAULT_MODEL_NAME = "dtc_default.safetensors"
 
 
 def default_model_path() -> Path:
-    """The shipped model's path (it may be missing in a stripped-down install)."""
-    return Path(__file__).resolve().parents[2] / "Resources" / "Models" / DEFAULT_MODEL_NAME
+    """The shipped model's path; where Slicer installs it if it is in neither place (a stripped-down install)."""
+    package = Path(__file__).resolve().parents[1]
+    beside, inside = (folder / "Resources" / "Models" / DEFAULT_MODEL_NAME for folder in (package.parent, package))
+    return inside if inside.is_file() and not beside.is_file() else beside
 
 
 def model_or_default(path: Optional[PathLike]) -> Path:

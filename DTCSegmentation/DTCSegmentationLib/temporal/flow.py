@@ -8,6 +8,9 @@ at ``x + F(x)`` - no forward splatting, no holes.
 
 Flow is computed from the raw frames (8-bit or 16-bit, as recorded), not from
 network-normalised tensors, so the full intensity range informs the motion estimate.
+
+OpenCV (and torch, for the tensor helpers) is imported inside the functions that compute: the
+Slicer panel reads consistency reports (whose module imports this one) before it is installed.
 """
 
 import hashlib
@@ -15,16 +18,12 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Tuple
 
-import cv2
 import numpy as np
 
 from DTCSegmentationLib.choices import FLOW_METHODS
 
-_DIS_PRESETS = {
-    "dis_ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "dis_fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "dis_medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
+_DIS_PRESETS = {"dis_ultrafast": "DISOPTICAL_FLOW_PRESET_ULTRAFAST", "dis_fast": "DISOPTICAL_FLOW_PRESET_FAST",
+                "dis_medium": "DISOPTICAL_FLOW_PRESET_MEDIUM"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +83,8 @@ def flow_to_previous(frame_t: np.ndarray, frame_prev: np.ndarray, settings: Flow
         frame_prev: the previous raw frame, same shape.
         settings: estimator and its parameters.
     """
+    import cv2
+
     if np.shape(frame_t)[:2] != np.shape(frame_prev)[:2]:
         raise ValueError(f"frames differ in size: {np.shape(frame_t)} vs {np.shape(frame_prev)}")
     current, previous = to_flow_gray(frame_t), to_flow_gray(frame_prev)
@@ -96,7 +97,7 @@ def flow_to_previous(frame_t: np.ndarray, frame_prev: np.ndarray, settings: Flow
             settings.iterations, settings.poly_n, settings.poly_sigma, 0,
         )
     else:
-        flow = cv2.DISOpticalFlow_create(_DIS_PRESETS[settings.method]).calc(current, previous, None)
+        flow = cv2.DISOpticalFlow_create(getattr(cv2, _DIS_PRESETS[settings.method])).calc(current, previous, None)
     return flow.astype(np.float32, copy=False)
 
 
@@ -119,6 +120,8 @@ def warp_previous(image_prev: np.ndarray, flow: np.ndarray, nearest: bool = Fals
         The warped array, same shape and dtype; samples falling outside the previous
         frame take the nearest border value.
     """
+    import cv2
+
     map_x, map_y = sampling_maps(flow)
     interpolation = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
     return cv2.remap(image_prev, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)

@@ -6,7 +6,8 @@
 * :func:`annotated_recordings` finds those pairs in a scene: the sequences each browser plays;
   :func:`add_annotation_sequence` makes such a mask sequence from arrays.
 * :func:`training_curves` shows the trainer's JSON events as a ``vtkMRMLTableNode`` and a
-  ``vtkMRMLPlotChartNode`` (loss and validation Dice per epoch), updated as events arrive.
+  ``vtkMRMLPlotChartNode`` (loss and validation Dice per epoch), updated as events arrive;
+  :func:`training_plot_view` the panel's plot view, which other modules' charts leave alone.
 
 Like ``DTCSegmentationLib.mrml`` this takes the scene as an argument and uses no Qt, so it runs
 headless on the ``slicer-core`` wheel.
@@ -14,8 +15,8 @@ headless on the ``slicer-core`` wheel.
 
 
 from DTCTrainingLib.mrml.annotations import SceneRecording, add_annotation_sequence, annotated_recordings
-from DTCTrainingLib.mrml.training_curves import CURVE_COLORS, curve_columns, training_curves
+from DTCTrainingLib.mrml.training_curves import CURVE_COLORS, curve_columns, training_curves, training_plot_view
 from DTCTrainingLib.mrml.training_data import write_training_data
 
 __all__ = ["CURVE_COLORS", "SceneRecording", "add_annotation_sequence", "annotated_recordings", "curve_columns",
-           "training_curves", "write_training_data"]
+           "training_curves", "training_plot_view", "write_training_data"]

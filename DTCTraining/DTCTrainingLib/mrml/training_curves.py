@@ -8,6 +8,7 @@ from DTCSegmentationLib.mrml.consistency_nodes import add_chart
 from DTCSegmentationLib.mrml.scene import ROLE_ATTRIBUTE, nodes_by_class, slicer_module, tag
 
 CURVES_ROLE = "training curves"
+VIEW_ROLE = "training view"
 CURVE_COLORS = {("teacher", "loss"): (0.84, 0.37, 0.0), ("teacher", "val_dice"): (0.94, 0.65, 0.25),
                  ("student", "loss"): (0.12, 0.47, 0.71), ("student", "val_dice"): (0.42, 0.68, 0.84)}
 
@@ -51,8 +52,23 @@ def training_curves(scene, events: Iterable[Dict], stages: Sequence[str] = ("tea
     return table, chart
 
 
-def _tagged_node(scene, class_name: str, name: str):
+def training_plot_view(scene, name: str = "DTC training view"):
+    """The plot view node of the training panel's own plot widget (made once per scene).
+
+    Showing a chart in Slicer (the Plots logic's ``ShowChartInLayout``, which DTC Segmentation's curves
+    use) makes it the selection node's active chart and sets it on every plot view node whose
+    ``DoPropagatePlotChartSelection`` is on - the default (vtkMRMLApplicationLogic.cxx
+    ``PropagatePlotChartSelection``, vtkMRMLPlotViewNode.h): this view keeps the training curves.
+    """
+    view = _tagged_node(scene, "vtkMRMLPlotViewNode", name, VIEW_ROLE)
+    if view is None:
+        view = tag(scene.AddNewNodeByClass("vtkMRMLPlotViewNode", name), VIEW_ROLE)
+    view.SetDoPropagatePlotChartSelection(False)
+    return view
+
+
+def _tagged_node(scene, class_name: str, name: str, role: str = CURVES_ROLE):
     for node in nodes_by_class(scene, class_name):
-        if node.GetName() == name and node.GetAttribute(ROLE_ATTRIBUTE) == CURVES_ROLE:
+        if node.GetName() == name and node.GetAttribute(ROLE_ATTRIBUTE) == role:
             return node
     return None

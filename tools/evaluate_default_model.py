@@ -1,5 +1,5 @@
-"""The numbers of the shipped model's card: the student, its teacher, a plain 2D model and the model
-it replaces, on the real validation sweeps (clean and degraded like screen captures) and on
+"""The numbers of the shipped model's card: the student, its teacher (the plain 2D network) and the
+model it replaces, on the real validation sweeps (clean and degraded like screen captures) and on
 held-out simulated sweeps; results to WORK/results.json and a markdown table on stdout.
 
 Usage: python tools/evaluate_default_model.py WORK [--previous OLD_MODEL]
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from DTCTrainingLib.cli import main as dtc
 
-ROWS = {"student": "run/student.safetensors", "teacher": "run/teacher.safetensors",
-        "plain 2D (real sweeps only)": "plain2d/teacher.safetensors"}
+# The teacher is the plain 2D network: the same architecture trained without any temporal term.
+ROWS = {"student": "run/student.safetensors", "teacher (plain 2D)": "run/teacher.safetensors"}
 COLUMNS = ("gland_dice", "empty_specificity", "dice", "hd95_mm", "flow_dice", "flicker_rate")
 
 

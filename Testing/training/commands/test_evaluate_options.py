@@ -48,9 +48,11 @@ def test_split_chooses_the_cases_that_are_scored(tmp_path, capsys):
 def test_flicker_dice_reaches_the_scoring_of_a_model(tmp_path, capsys):
     frames = np.full((4, 40, 60), 20, np.uint8)
     frames[:, 10:20, 20:30] = 200
+    for t in range(4):  # a 10 x 4 strip beside the square flips across the mask threshold: Dice 100 / 120 each pair
+        frames[t, 10:20, 30:34] = 140 if t % 2 else 115
     write_sequence(tmp_path / "rec.seq.nrrd", FrameSequence(frames))
     model = pixel_model(tmp_path / "pixel.pt", (40, 60))
-    for threshold, events in (("0", 0), ("1.01", 3)):  # no Dice is below 0; every Dice (at most 1) is below 1.01
+    for threshold, events in (("0.8", 0), ("0.85", 3)):
         scores = summary(capsys, ["evaluate", "--model", str(model), str(tmp_path / "rec.seq.nrrd"),
                                   "--flicker-dice", threshold, "--out", str(tmp_path / threshold)])
         assert scores["methods"]["pixel.pt"]["flicker_events"] == events

@@ -66,6 +66,6 @@ def test_a_case_outside_its_folder_is_refused(sources, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "dataset.json").write_text(json.dumps(document))
-    with pytest.raises(DTCError, match="outside its dataset folder"):
+    with pytest.raises(DTCError, match="outside"):
         merge_datasets([broken], tmp_path / "merged")
     assert not (tmp_path / "merged").exists()

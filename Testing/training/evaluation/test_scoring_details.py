@@ -60,7 +60,7 @@ def test_dataset_summary_means_cases_and_totals_flicker():
 
 def test_segment_frames_stacks_results_through_the_progress_wrapper():
     class Halves:
-        def segment_stream(self, frames):
+        def segment_stream(self, frames, value_range=None, source=""):
             for frame in frames:
                 yield type("Result", (), {"mask": (frame > 127).astype(np.uint8), "probability": frame / 255.0})()
 

@@ -62,7 +62,7 @@ def main() -> None:
     print("|---|---|" + "---|" * len(COLUMNS))
     for name, sets in results.items():
         for data, values in sets.items():
-            cells = [f"{values.get(c, float('nan')):.3f}" for c in COLUMNS]
+            cells = ["-" if values.get(c) is None else f"{values[c]:.3f}" for c in COLUMNS]  # JSON null: undefined
             print(f"| {name} | {data} | " + " | ".join(cells) + " |")
 
 

@@ -529,7 +529,7 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
 
         The model runs in a child process (``PythonSlicer -m DTCSegmentationLib.live``), not on a thread
         of Slicer's process: such a thread advances only while Slicer's main thread runs Python
-        (``bench/bench_live_in_slicer.py``: 5.8 against 20+ masks/s at 256 x 448 on 2 cores).
+        (``bench/bench_live_in_slicer.py`` measures both; numbers in the README).
         """
         from DTCSegmentationLib.live.bridge_worker import BridgeWorker
         from DTCSegmentationLib.mrml import LiveSegmentation

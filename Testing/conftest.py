@@ -18,7 +18,7 @@ from samples import REPO_ROOT
 _FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
              print_blob=True)
 settings.register_profile("ci", max_examples=50, derandomize=True, **_FUZZ)
-settings.register_profile("long", max_examples=400, **_FUZZ)
+settings.register_profile("long", max_examples=1000, **_FUZZ)
 settings.load_profile("ci")
 
 

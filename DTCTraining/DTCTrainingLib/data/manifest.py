@@ -211,7 +211,7 @@ def _resolve(value, root: Path, where: str, file: Path):
 def _inside(value, root: Path, where: str, file: Path) -> Path:
     """``root / value`` for a relative path that stays inside ``root`` (judged on the text: a symlinked data
     folder inside the dataset is fine)."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or "\x00" in value:  # no file system takes a NUL in a name
         raise ManifestError(f"{where} has the path {value!r}.", file, "Write frames and masks as paths (strings).")
     relative = os.path.normpath(value.replace("\\", "/"))
     if os.path.isabs(value) or Path(value).drive or relative == ".." or relative.startswith("../"):

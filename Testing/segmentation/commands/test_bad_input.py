@@ -197,9 +197,9 @@ def test_float_frames_in_0_255_are_read_as_they_are():
 @pytest.mark.parametrize("argv, words", [
     (["simulate", "--seed", "-1", "--out", "{out}"], "argument --seed: a seed is a whole number from 0"),
     (["segment", "{recording}", "--model", "{model}", "--batch-size", "0", "--out", "{out}"], "--batch-size 0 is not"),
-    (["live", "--listen", "0", "--max-message-mb", "-1"], "--max-message-mb -1.0 is out of range"),
-    (["live", "--listen", "0", "--stats-interval", "nan"], "--stats-interval nan is out of range"),
-    (["live", "--listen", "0", "--idle-timeout=-inf"], "--idle-timeout -inf is out of range"),
+    (["live", "--listen", "0", "--duration", "1", "--max-message-mb", "-1"], "--max-message-mb -1.0 is out of range"),
+    (["live", "--listen", "0", "--duration", "1", "--stats-interval", "nan"], "--stats-interval nan is out of range"),
+    (["live", "--listen", "0", "--duration", "1", "--idle-timeout=-inf"], "--idle-timeout -inf is out of range"),
 ])
 def test_more_values_out_of_range_are_one_line_and_write_nothing(tmp_path, model, recording, capsys, argv, words):
     argv = [part.format(out=tmp_path / "out", model=model, recording=recording) for part in argv]

@@ -24,7 +24,7 @@ def test_a_plus_file_whose_every_frame_is_invalid_is_refused_when_opened(tmp_pat
 
 
 def test_a_parser_message_with_a_line_break_stays_on_one_line(tmp_path):
-    (tmp_path / "m.seq.nrrd").write_bytes(b"0\ntype: uchar\n\n")  # pynrrd quotes the bad magic line, newline and all
+    (tmp_path / "m.seq.nrrd").write_bytes(b"NRRD0004: 0\ntype: uchar\n\n")  # pynrrd quotes the bad magic line, newline and all
     with pytest.raises(SequenceReadError) as error:
         open_sequence(tmp_path / "m.seq.nrrd")
     assert "\n" not in str(error.value) and "is not a readable NRRD file" in str(error.value)

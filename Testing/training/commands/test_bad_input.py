@@ -253,6 +253,15 @@ def test_paths_out_of_the_dataset_folder_are_refused(dataset, tmp_path, capsys, 
     assert f"case 'case000_axial' points outside the dataset folder: {path!r}" in line
 
 
+def test_a_path_with_a_nul_character_is_refused(dataset, tmp_path, capsys):
+    """Found by the long fuzz run: the leakage check's os.path.realpath raised ValueError (embedded null byte)."""
+    def nul(document):
+        document["cases"][0]["frames"] = "\x00"
+
+    assert "case 'case000_axial' has the path '\\x00'" in dtc_error(capsys, ["dataset", "check",
+                                                                             edited_manifest(dataset, tmp_path, nul)])
+
+
 def test_a_manifest_without_cases_says_so(tmp_path, capsys):
     (tmp_path / "dataset.json").write_text('{"cases": []}')
     assert "dataset.json: lists no cases" in dtc_error(capsys, ["dataset", "check", tmp_path])

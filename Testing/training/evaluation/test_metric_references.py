@@ -88,6 +88,12 @@ def test_masks_stored_as_0_and_255_score_like_0_and_1():
     scores = frame_metrics(prediction, truth)
     assert scores["dice"] == pytest.approx(0.9) and scores["iou"] == pytest.approx(360 / 440)
     assert scores["sensitivity"] == pytest.approx(0.9) and scores["precision"] == pytest.approx(0.9)
+    assert scores["hd95_mm"] == pytest.approx(2.0)
+
+
+def test_prediction_and_truth_of_different_sizes_are_refused_with_both_sizes():
+    with pytest.raises(ValueError, match=r"prediction \(40, 60\) and truth \(30, 60\) differ in size"):
+        frame_metrics(square(), np.zeros((30, 60), bool))
 
 
 def test_maps_outside_0_1_are_clipped_before_scoring():

@@ -115,3 +115,9 @@ def test_means_of_undefined_values_and_dataset_means_without_undefined_counts():
     assert result["dataset"] == {"dice": pytest.approx(0.4), "hd95_mm": 3.0}  # no counts, no other metrics
     assert result["frames"] == {"dice": pytest.approx(0.4), "hd95_mm": 3.0, "hd95_mm_undefined": 1}
     assert set(result["cases"]["a"]) == {"dice", "hd95_mm", "hd95_mm_undefined"}
+
+
+def test_an_empty_truth_and_a_map_nowhere_above_one_half_is_a_perfect_empty_prediction():
+    empty = np.zeros(SHAPE, bool)
+    scores = frame_metrics(empty, empty, np.full(SHAPE, 0.5))  # 0.5 is not above the mask threshold
+    assert scores["weighted_f"] == 1.0 and scores["mean_f"] == 1.0

@@ -110,3 +110,10 @@ def test_curves_name_every_per_frame_column():
     np.testing.assert_array_equal(curves["raw_consistency"], report.raw)
     np.testing.assert_array_equal(curves["flow_consistency"], report.flow)
     np.testing.assert_array_equal(curves["flow_dice"], [np.nan, 1.0, 0.0])
+
+
+def test_without_motion_the_flow_score_is_the_raw_score_and_a_dice_at_the_threshold_is_no_flicker():
+    frames, masks = squares([10, 12])  # blank frames: zero flow; 20 of 1200 pixels change
+    report = analyze_consistency(frames, masks.astype(np.float32), masks, ConsistencyTracker(flicker_dice=200 / 220))
+    assert report.flow[1] == pytest.approx(1 - 20 / 1200) and report.raw[1] == pytest.approx(1 - 20 / 1200)
+    assert report.flow_dice[1] == 200 / 220 and not report.flicker[1]  # flicker is strictly below the threshold

@@ -88,6 +88,12 @@ def test_masks_stored_as_0_and_255_score_like_0_and_1():
     scores = frame_metrics(prediction, truth)
     assert scores["dice"] == pytest.approx(0.9) and scores["iou"] == pytest.approx(360 / 440)
     assert scores["sensitivity"] == pytest.approx(0.9) and scores["precision"] == pytest.approx(0.9)
+    assert scores["hd95_mm"] == pytest.approx(2.0)
+
+
+def test_prediction_and_truth_of_different_sizes_are_refused_with_both_sizes():
+    with pytest.raises(ValueError, match=r"prediction \(40, 60\) and truth \(30, 60\) differ in size"):
+        frame_metrics(square(), np.zeros((30, 60), bool))
 
 
 def test_maps_outside_0_1_are_clipped_before_scoring():
@@ -111,3 +117,9 @@ def test_means_of_undefined_values_and_dataset_means_without_undefined_counts():
     assert result["dataset"] == {"dice": pytest.approx(0.4), "hd95_mm": 3.0}  # no counts, no other metrics
     assert result["frames"] == {"dice": pytest.approx(0.4), "hd95_mm": 3.0, "hd95_mm_undefined": 1}
     assert set(result["cases"]["a"]) == {"dice", "hd95_mm", "hd95_mm_undefined"}
+
+
+def test_an_empty_truth_and_a_map_nowhere_above_one_half_is_a_perfect_empty_prediction():
+    empty = np.zeros(SHAPE, bool)
+    scores = frame_metrics(empty, empty, np.full(SHAPE, 0.5))  # 0.5 is not above the mask threshold
+    assert scores["weighted_f"] == 1.0 and scores["mean_f"] == 1.0

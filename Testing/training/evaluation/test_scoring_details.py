@@ -69,3 +69,10 @@ def test_segment_frames_stacks_results_through_the_progress_wrapper():
     masks, probabilities = segment_frames(Halves(), frames, progress=lambda results: seen.append(1) or results)
     assert seen == [1] and masks.shape == (2, 2, 3) and masks[1].all() and not masks[0].any()
     np.testing.assert_allclose(probabilities[:, 0, 0], [50 / 255, 200 / 255])
+
+
+def test_a_single_frame_recording_adds_no_frame_pair():
+    single = evaluate_recording("single", *rectangles([10]))
+    assert summarize([single])["dataset"]["flicker_rate"] == 0.0
+    flicker = evaluate_recording("flicker", *rectangles([10, 0, 0]))  # 1 event in 2 pairs
+    assert summarize([single, flicker])["dataset"]["flicker_rate"] == pytest.approx(1 / 2)

@@ -19,7 +19,7 @@ One concept per module:
 * ``bundle``: ``.mrb`` scene bundles.
 """
 
-import importlib
+from DTCSegmentationLib.lazy_exports import lazy_exports
 
 # Imported now, although light: importing the submodule of the same name makes the package attribute
 # ``frame_source`` that module, and this import puts the function back (before any lazy lookup).
@@ -39,17 +39,4 @@ _EXPORTS = {
     "views": ("show_in_slice_views",),
     "volume_sequences": ("add_sequence_browser", "add_volume_sequence"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(set(_MODULE_OF) | {"FrameSource", "frame_source"})
-
-
-def __getattr__(name):
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, eager=("FrameSource", "frame_source"))

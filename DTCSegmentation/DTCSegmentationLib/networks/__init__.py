@@ -4,23 +4,10 @@
 use (PEP 562), so the Slicer panel can name the default model before torch is installed.
 """
 
-import importlib
+from DTCSegmentationLib.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "registry": ("NETWORKS", "NetworkEntry", "NetworkError", "build_network", "network_entry"),
     "taps": ("FeatureTaps",),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name):
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -28,3 +28,9 @@ SIMULATION_DIFFICULTIES = ("easy", "default", "hard")
 SIMULATION_STYLES = ("classic", "clinical")
 """Simulator looks (``DTCSegmentationLib.simulation.config.STYLES``): classic (probe at the top, bare image)
 or clinical (probe at the bottom, scanner screen around the image, machine settings randomised)."""
+
+INT8_MIN_AGREEMENT = 0.98
+"""Lowest mean Dice between float32 and int8 masks on held-out frames for ``dtc export --int8`` to write the file."""
+
+INT8_CALIBRATION_FRAMES = 100
+"""Frames of the user's recordings that calibrate int8 activation ranges (as many more, at most, check the result)."""

@@ -68,10 +68,13 @@ class Segmenter:
             raise DTCError("does not exist.", path, "Check the model path (or train one with `dtc train`).")
         suffix = path.suffix.lower()
         if suffix == ".onnx":
+            import torch
+
             from DTCSegmentationLib.inference.backends import OnnxBackend
 
             data, info = read_onnx(path)
-            return cls(OnnxBackend(data, target), info, **options)
+            # The same thread count as make_backend's, so `dtc live --threads` also limits .onnx (and int8) files.
+            return cls(OnnxBackend(data, target, threads=torch.get_num_threads()), info, **options)
         if suffix in (".pt", ".ts", ".torchscript"):
             from DTCSegmentationLib.inference.backends import TorchScriptBackend
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from DTCSegmentationLib.choices import MODEL_EXPORT_FORMATS
+from DTCSegmentationLib.commands import export_int8
 from DTCSegmentationLib.commands.arguments import frame_size
 
 
@@ -22,6 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument("--input-size", type=frame_size, default=(256, 448), metavar="HxW")
     parser.add_argument("--in-channels", type=int, choices=(1, 3), default=1)
     parser.add_argument("--overwrite", action="store_true")
+    export_int8.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -30,6 +32,7 @@ def run(args) -> int:
     from DTCSegmentationLib.networks.export import export_onnx, export_torchscript
     from DTCSegmentationLib.networks.model_file import ModelInfo, import_state_dict, load_model, save_model
 
+    export_int8.check_arguments(args)
     if args.model.suffix.lower() in (".pt", ".pth"):
         if not args.architecture:
             raise DTCError("is a plain state dict: its network is not recorded in it.", args.model,
@@ -39,6 +42,8 @@ def run(args) -> int:
         model = import_state_dict(args.model, info)
     else:
         model, info = load_model(args.model)
+    if args.int8:
+        return export_int8.run(args, model, info)
     writers = {"onnx": export_onnx, "torchscript": export_torchscript,
                "safetensors": lambda m, i, p, overwrite: save_model(p, m, i, overwrite)}
     path = writers[args.format](model, info, args.out, overwrite=args.overwrite)

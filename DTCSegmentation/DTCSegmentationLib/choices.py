@@ -16,7 +16,7 @@ MODEL_EXPORT_FORMATS = ("onnx", "torchscript")
 MASK_FORMATS = {"seq.nrrd": ".seq.nrrd", "nii.gz": ".nii.gz", "png": ""}
 """Mask / probability sequence formats and their file suffix (``png``: a folder of images)."""
 
-NETWORK_NAMES = ("fast_unet", "unet", "unet_plus_plus")
+NETWORK_NAMES = ("fast_unet", "fast_unet_ds", "unet", "unet_plus_plus")
 """Network architectures of the registry (``DTCSegmentationLib.networks.registry``)."""
 
 FLOW_METHODS = ("farneback", "dis_ultrafast", "dis_fast", "dis_medium")

@@ -10,9 +10,6 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 BACKENDS = ("eager", "torchscript", "onnx")
 """Inference back ends: eager PyTorch, a frozen TorchScript module, ONNX Runtime."""
 
-MODEL_EXPORT_FORMATS = ("onnx", "torchscript")
-"""Deployment files ``dtc export`` writes besides the ``.safetensors`` model file itself."""
-
 MODEL_FILE_SUFFIXES = {"safetensors": (".safetensors",), "onnx": (".onnx",), "torchscript": (".pt", ".ts", ".torchscript")}
 """Each model file format and its suffixes: readers tell the format by the suffix, so a file must carry its own."""
 
@@ -22,7 +19,7 @@ MIN_INPUT_SIZE = 16
 MASK_FORMATS = {"seq.nrrd": ".seq.nrrd", "nii.gz": ".nii.gz", "png": ""}
 """Mask / probability sequence formats and their file suffix (``png``: a folder of images)."""
 
-NETWORK_NAMES = ("fast_unet", "unet", "unet_plus_plus")
+NETWORK_NAMES = ("fast_unet", "fast_unet_ds", "unet", "unet_plus_plus")
 """Network architectures of the registry (``DTCSegmentationLib.networks.registry``)."""
 
 FLOW_METHODS = ("farneback", "dis_ultrafast", "dis_fast", "dis_medium")
@@ -37,3 +34,9 @@ SIMULATION_DIFFICULTIES = ("easy", "default", "hard")
 SIMULATION_STYLES = ("classic", "clinical")
 """Simulator looks (``DTCSegmentationLib.simulation.config.STYLES``): classic (probe at the top, bare image)
 or clinical (probe at the bottom, scanner screen around the image, machine settings randomised)."""
+
+INT8_MIN_AGREEMENT = 0.98
+"""Lowest mean Dice between float32 and int8 masks on held-out frames for ``dtc export --int8`` to write the file."""
+
+INT8_CALIBRATION_FRAMES = 100
+"""Frames of the user's recordings that calibrate int8 activation ranges (as many more, at most, check the result)."""

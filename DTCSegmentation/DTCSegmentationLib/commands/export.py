@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from DTCSegmentationLib.choices import MODEL_FILE_SUFFIXES
+from DTCSegmentationLib.commands import export_int8
 from DTCSegmentationLib.commands.arguments import frame_size
 
 _PLAIN_WEIGHTS = (".pt", ".pth")
@@ -42,6 +43,7 @@ def register(subparsers) -> None:
     parser.add_argument("--input-size", type=frame_size, default=(256, 448), metavar="HxW")
     parser.add_argument("--in-channels", type=int, choices=(1, 3), default=1)
     parser.add_argument("--overwrite", action="store_true")
+    export_int8.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -72,6 +74,7 @@ def run(args) -> int:
     from DTCSegmentationLib.networks.model_file import ModelInfo, import_state_dict, load_model, save_model
 
     out, out_format = output_format(args.out, args.format)
+    export_int8.check_arguments(args, out_format)
     check_writable(out, args.overwrite)  # refuse before the (slow) export
     if args.architecture:
         info = ModelInfo(architecture=args.architecture, arguments=args.arguments, in_channels=args.in_channels,
@@ -82,6 +85,8 @@ def run(args) -> int:
                        "Pass --architecture NAME (and --arguments JSON if not the defaults).")
     else:
         model, info = load_model(args.model)
+    if args.int8:
+        return export_int8.run(args, model, info, out)
     writers = {"onnx": export_onnx, "torchscript": export_torchscript,
                "safetensors": lambda m, i, p, overwrite: save_model(p, m, i, overwrite)}
     path = writers[out_format](model, info, out, overwrite=args.overwrite)

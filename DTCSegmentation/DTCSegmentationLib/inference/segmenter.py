@@ -76,10 +76,13 @@ class Segmenter:
             raise DTCError("does not exist.", path, "Check the model path (or train one with `dtc train`).")
         suffix = path.suffix.lower()
         if suffix in MODEL_FILE_SUFFIXES["onnx"]:
+            import torch
+
             from DTCSegmentationLib.inference.backends import OnnxBackend
 
             data, info = read_onnx(path)
-            return cls(OnnxBackend(data, target), info, **options)
+            # The same thread count as make_backend's, so `dtc live --threads` also limits .onnx (and int8) files.
+            return cls(OnnxBackend(data, target, threads=torch.get_num_threads()), info, **options)
         if suffix in MODEL_FILE_SUFFIXES["torchscript"]:
             from DTCSegmentationLib.inference.backends import TorchScriptBackend
 

@@ -1,7 +1,8 @@
 """Deployment files with the model metadata embedded: ONNX and TorchScript.
 
 * ONNX: the model metadata JSON is the ``dtc`` entry of the graph's ``metadata_props``;
-  the batch axis is dynamic, the image size fixed (the model's input size).
+  the batch axis is dynamic, the image size fixed (the model's input size), so resize factors
+  are constants (:mod:`.onnx_graph`).
 * TorchScript: a traced, frozen module with the metadata as the extra file ``dtc.json``.
 Both give the same masks as the eager model (tested).
 """
@@ -18,6 +19,7 @@ from torch import nn
 from DTCSegmentationLib.atomic import atomic_output
 from DTCSegmentationLib.errors import PathLike
 from DTCSegmentationLib.networks.model_file import METADATA_KEY, ModelFileError, ModelInfo
+from DTCSegmentationLib.networks.onnx_graph import constant_resize_scales
 
 _EXTRA_FILE = "dtc.json"
 
@@ -42,6 +44,7 @@ def onnx_bytes(model: nn.Module, info: ModelInfo, opset: int = 17) -> bytes:
         torch.onnx.export(model, (_example(info),), buffer, input_names=["image"], output_names=["logits"],
                           dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, **options)
     graph = onnx.load_from_string(buffer.getvalue())
+    constant_resize_scales(graph)
     entry = graph.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, info.to_json()
     return graph.SerializeToString()

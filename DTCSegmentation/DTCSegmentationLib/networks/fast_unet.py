@@ -6,7 +6,7 @@ resolution and upsampled bilinearly, which costs nothing in accuracy for a smoot
 outline.  With the default width (16) it needs about 2 GFLOPs at 256 x 448.
 """
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -25,16 +25,16 @@ def conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Seque
 class DownStage(nn.Sequential):
     """Halve the resolution, then refine: ``(B, C_in, H, W) -> (B, C_out, H/2, W/2)``."""
 
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__(conv_block(in_channels, out_channels, stride=2), conv_block(out_channels, out_channels))
+    def __init__(self, in_channels: int, out_channels: int, block: Callable[..., nn.Module] = conv_block):
+        super().__init__(block(in_channels, out_channels, stride=2), block(out_channels, out_channels))
 
 
 class UpStage(nn.Module):
     """Upsample to the skip's size, concatenate, fuse: ``(B, C, h, w), (B, S, 2h, 2w) -> (B, O, 2h, 2w)``."""
 
-    def __init__(self, in_channels: int, skip_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int, block: Callable[..., nn.Module] = conv_block):
         super().__init__()
-        self.fuse = conv_block(in_channels + skip_channels, out_channels)
+        self.fuse = block(in_channels + skip_channels, out_channels)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
@@ -48,19 +48,22 @@ class FastUNet(nn.Module):
         in_channels: 1 (gray) or 3 (RGB).
         out_channels: output logit channels (1 for the prostate).
         features: channels at 1/2, 1/4, 1/8 and 1/16 of the input resolution.
+        block: ``block(in, out, stride=1)`` for every 3x3 stage after the first convolution
+            (:func:`conv_block`; the depthwise-separable variant is in :mod:`.separable_unet`).
 
     Input ``(B, C, H, W)`` with H and W multiples of 16; output logits ``(B, out, H, W)``.
     Feature taps: ``decoder.0`` (last decoder features, 1/2 resolution) and ``bottleneck``.
     """
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, features: Sequence[int] = (16, 32, 64, 128)):
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, features: Sequence[int] = (16, 32, 64, 128),
+                 block: Callable[..., nn.Module] = conv_block):
         super().__init__()
         f0, f1, f2, f3 = features
-        self.stem = nn.Sequential(conv_block(in_channels, f0, stride=2), conv_block(f0, f0))
-        self.encoder = nn.ModuleList([DownStage(f0, f1), DownStage(f1, f2)])
-        self.bottleneck = DownStage(f2, f3)
+        self.stem = nn.Sequential(conv_block(in_channels, f0, stride=2), block(f0, f0))
+        self.encoder = nn.ModuleList([DownStage(f0, f1, block), DownStage(f1, f2, block)])
+        self.bottleneck = DownStage(f2, f3, block)
         # decoder.2 runs first (deepest); decoder.0 produces the last features before the head.
-        self.decoder = nn.ModuleList([UpStage(f1, f0, f0), UpStage(f2, f1, f1), UpStage(f3, f2, f2)])
+        self.decoder = nn.ModuleList([UpStage(f1, f0, f0, block), UpStage(f2, f1, f1, block), UpStage(f3, f2, f2, block)])
         self.head = nn.Conv2d(f0, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

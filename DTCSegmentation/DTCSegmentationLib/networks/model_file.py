@@ -46,6 +46,8 @@ class ModelInfo:
         local_tap, global_tap: feature layers for training (defaults from the registry).
         provenance: how the model was made (data, command, seed, versions).
         metrics: validation metrics of the saved weights.
+        quantization: empty for float32 weights; for an int8 ONNX file how it was quantized and how well
+            its masks agree with the float32 model's (see :mod:`DTCSegmentationLib.networks.quantization`).
     """
 
     architecture: str = "fast_unet"
@@ -60,6 +62,7 @@ class ModelInfo:
     global_tap: str = ""
     provenance: Dict[str, Any] = field(default_factory=dict)
     metrics: Dict[str, float] = field(default_factory=dict)
+    quantization: Dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
@@ -75,7 +78,10 @@ class ModelInfo:
         return len(self.class_names)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        values = asdict(self)
+        if not values["quantization"]:
+            del values["quantization"]  # float32 files stay readable by DTC versions without int8 support
+        return json.dumps(values, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, path: Optional[Path] = None) -> "ModelInfo":

@@ -56,6 +56,12 @@ def _fast_unet(in_channels, out_channels, features=(16, 32, 64, 128)):
     return FastUNet(in_channels, out_channels, tuple(features))
 
 
+def _fast_unet_ds(in_channels, out_channels, features=(24, 48, 96, 192)):
+    from DTCSegmentationLib.networks.separable_unet import separable_unet
+
+    return separable_unet(in_channels, out_channels, tuple(features))
+
+
 def _unet(in_channels, out_channels, features=(32, 32, 64, 128, 256, 32)):
     from monai.networks.nets import BasicUNet
 
@@ -72,6 +78,8 @@ def _unet_plus_plus(in_channels, out_channels, features=(32, 32, 64, 128, 256, 3
 NETWORKS: Dict[str, NetworkEntry] = {
     "fast_unet": NetworkEntry(_fast_unet, {"features": [16, 32, 64, 128]}, "decoder.0", "bottleneck",
                               "lightweight real-time U-Net for CPUs (stride-2 stem, ~2 GFLOPs at 256x448)"),
+    "fast_unet_ds": NetworkEntry(_fast_unet_ds, {"features": [24, 48, 96, 192]}, "decoder.0", "bottleneck",
+                                 "fast_unet with depthwise-separable (MobileNet-style) blocks, ~0.6 GFLOPs at 256x448"),
     "unet": NetworkEntry(_unet, {"features": [32, 32, 64, 128, 256, 32]}, "upcat_1", "down_4",
                          "standard 2D U-Net (MONAI BasicUNet), the paper's baseline family"),
     "unet_plus_plus": NetworkEntry(_unet_plus_plus, {"features": [32, 32, 64, 128, 256, 32]}, "net.upcat_0_4",

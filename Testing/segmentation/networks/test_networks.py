@@ -7,7 +7,8 @@ from DTCSegmentationLib.networks import NETWORKS, FeatureTaps, NetworkError, bui
 from DTCSegmentationLib.networks.export import onnx_bytes, torchscript_module
 from DTCSegmentationLib.networks.model_file import ModelInfo
 
-SMALL = {"fast_unet": {"features": [8, 8, 16, 16]}, "unet": {"features": [8, 8, 8, 16, 16, 8]},
+SMALL = {"fast_unet": {"features": [8, 8, 16, 16]}, "fast_unet_ds": {"features": [8, 8, 16, 16]},
+         "unet": {"features": [8, 8, 8, 16, 16, 8]},
          "unet_plus_plus": {"features": [8, 8, 8, 16, 16, 8]}}
 
 

@@ -202,12 +202,14 @@ def test_mask_agreement_counts_frames_where_both_masks_are_empty_as_agreeing():
     assert mask_dice(block, shifted) == pytest.approx(2 * 4 / 12)
 
 
-def test_onnx_files_follow_the_inference_thread_count(exported):
+def test_onnx_files_follow_the_inference_thread_count_and_do_not_spin(exported):
     """`dtc live --threads N` sets torch's count; an .onnx model file (int8 or not) must use the same."""
     path = exported[2]
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        assert Segmenter.from_file(path).backend.session.get_session_options().intra_op_num_threads == 1
+        options = Segmenter.from_file(path).backend.session.get_session_options()
     finally:
         torch.set_num_threads(before)
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

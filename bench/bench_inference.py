@@ -47,16 +47,22 @@ def peak_conv_gflops(device, seconds: float) -> float:
     return best
 
 
-def time_backend(backend, batch: np.ndarray, seconds: float):
-    for _ in range(3):
+def latencies_ms(backend, batch: np.ndarray, seconds: float, warmup: int = 3, minimum: int = 20) -> np.ndarray:
+    """Latencies (ms) of repeated ``backend(batch)`` calls for ``seconds`` (at least ``minimum`` calls),
+    after ``warmup`` untimed calls; also used by bench_int8.py."""
+    for _ in range(warmup):
         backend(batch)
     latencies = []
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(latencies) < 20:
+    while time.perf_counter() < deadline or len(latencies) < minimum:
         start = time.perf_counter()
         backend(batch)
         latencies.append(time.perf_counter() - start)
-    latencies = np.asarray(latencies) * 1000.0
+    return np.asarray(latencies) * 1000.0
+
+
+def time_backend(backend, batch: np.ndarray, seconds: float):
+    latencies = latencies_ms(backend, batch, seconds)
     return {"frames_per_second": round(len(batch) * 1000.0 / float(np.mean(latencies)), 1),
             "latency_p50_ms": round(float(np.percentile(latencies, 50)), 2),
             "latency_p99_ms": round(float(np.percentile(latencies, 99)), 2), "runs": len(latencies)}

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 import torch
+from bench_inference import latencies_ms  # this folder is on sys.path when run as a script
 from DTCSegmentationLib.inference.backends import OnnxBackend
 from DTCSegmentationLib.inference.preprocessing import prepare_batch
 from DTCSegmentationLib.networks import build_network
@@ -57,15 +58,7 @@ def simulated_sweeps(folder: Path, size, count: int = 2, frames: int = 60):
 
 def time_block(backend, batch: np.ndarray, seconds: float):
     """Latencies (ms) of repeated calls for ``seconds`` (at least 10 calls), after 2 warm-up calls."""
-    for _ in range(2):
-        backend(batch)
-    latencies = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(latencies) < 10:
-        start = time.perf_counter()
-        backend(batch)
-        latencies.append((time.perf_counter() - start) * 1000.0)
-    return latencies
+    return list(latencies_ms(backend, batch, seconds, warmup=2, minimum=10))
 
 
 def cpu_block(backend, frame: np.ndarray, runs: int):

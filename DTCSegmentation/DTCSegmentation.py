@@ -132,6 +132,7 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._liveTimer = None
         self._liveStatsElapsed = qt.QElapsedTimer()
         self._toolTips = {}
+        self._modelSummary = (None, "")  # (path and file stamp, text): updateGui runs on every parameter change
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -252,8 +253,21 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._enable("compareButton", busy if running else noInput if not parameters.inputNode else None if _isSet(
             parameters.compareModelPath) else _("Choose a second model to compare with."))
         self.ui.summaryLabel.text = self.logic.summaryText(parameters.masks) if hasRun else _("No results yet.")
+        self.ui.modelInfoLabel.text = self.modelSummary(parameters.modelPath)
         self._enable("liveButton", None if parameters.liveImage or self.ui.liveButton.checked else _(
             "Select the image volume that OpenIGTLink (or another module) updates."))
+
+    def modelSummary(self, modelPath):
+        """The model line under the model field, read again only when the path or the file changes."""
+        path = pathlib.Path(modelPath) if _isSet(modelPath) else None
+        try:
+            stat = (path or self.logic.defaultModelPath()).stat()
+            key = (path, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            key = (path, None, None)
+        if key != self._modelSummary[0]:
+            self._modelSummary = (key, self.logic.modelSummaryText(modelPath))
+        return self._modelSummary[1]
 
     def _enable(self, widgetName, disabledBecause):
         """Enable a widget, or disable it with the reason as its tooltip (as Slicer's module template does)."""
@@ -426,6 +440,19 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
         from DTCSegmentationLib.networks.default_model import default_model_path
 
         return default_model_path()
+
+    def modelSummaryText(self, modelPath=None):
+        """One line about ``modelPath`` (default: the shipped model), or why it cannot be read."""
+        if not self.dependenciesReady():
+            return _("Install the Python packages to read the model file.")
+        from DTCSegmentationLib.errors import DTCError
+        from DTCSegmentationLib.networks.model_description import describe_model_file
+
+        path = modelPath if _isSet(modelPath) else self.defaultModelPath()
+        try:
+            return describe_model_file(path)
+        except DTCError as error:
+            return str(error)
 
     def segmenter(self, modelPath=None, device="auto", backend="eager", threshold=None, largestComponent=True,
                   fillHoles=True):

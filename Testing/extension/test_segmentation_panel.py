@@ -192,3 +192,30 @@ def test_model_device_and_back_end_outlive_the_scene(panel):
     node.SetParameter("backend", "eager")
     panel.onSceneEndClose(None, None)
     assert (panel._parameterNode.device, panel._parameterNode.backend) == ("auto", "eager")
+
+
+def test_the_model_line_shows_the_chosen_file_and_an_int8_files_agreement_with_float32(panel, tmp_path):
+    from DTCSegmentationLib.networks.export import read_onnx
+    from DTCSegmentationLib.networks.model_file import load_model, read_model_info
+    from DTCSegmentationLib.networks.quantization import export_int8_onnx
+    from DTCSegmentationLib.sequence_io import write_sequence
+    from samples import tiny_model_file
+
+    shipped = read_model_info(panel.logic.defaultModelPath())
+    assert f"input {shipped.input_size[0]} x {shipped.input_size[1]}" in panel.ui.modelInfoLabel.text  # empty: shipped
+    frames = recording(24)
+    model, info = load_model(tiny_model_file(tmp_path / "tiny.safetensors"))
+    int8_path, _ = export_int8_onnx(model, info, tmp_path / "tiny_int8.onnx", [write_sequence(tmp_path / "s.seq.nrrd", frames)],
+                                    calibration_frames=12, agreement_frames=12, min_agreement=0.0)
+    panel.onPathEdited("modelPath", str(int8_path))  # the user picks the int8 file
+    stored = read_onnx(int8_path)[1].quantization
+    text = panel.ui.modelInfoLabel.text
+    assert "int8" in text and f"Dice {stored['agreement_dice']:.3f}" in text and "on 12 held-out frames" in text
+    panel.onPathEdited("modelPath", str(tmp_path / "tiny.safetensors"))
+    assert "float32" in panel.ui.modelInfoLabel.text and "input 64 x 96" in panel.ui.modelInfoLabel.text
+    (tmp_path / "tiny.safetensors").unlink()
+    tiny_model_file(tmp_path / "tiny.safetensors", input_size=(32, 48))  # replaced on disk under the same name
+    panel.updateGui()
+    assert "input 32 x 48" in panel.ui.modelInfoLabel.text
+    panel.onPathEdited("modelPath", str(tmp_path / "missing.safetensors"))
+    assert "missing.safetensors" in panel.ui.modelInfoLabel.text and "does not exist" in panel.ui.modelInfoLabel.text

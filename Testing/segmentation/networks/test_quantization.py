@@ -213,3 +213,15 @@ def test_onnx_files_follow_the_inference_thread_count_and_do_not_spin(exported):
         torch.set_num_threads(before)
     assert options.intra_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_the_description_users_see_states_the_agreement_stored_in_the_int8_file(exported):
+    from DTCSegmentationLib.networks.model_description import describe_model_file
+
+    _, _, path, quantized, fp32_path = exported
+    q = quantized.quantization
+    text = describe_model_file(path)
+    assert f"Dice {q['agreement_dice']:.3f} (lowest frame {q['agreement_dice_min']:.3f}) on {FRAMES} held-out" in text
+    assert "int8" in text and "float32 at" in text and "input 64 x 96" in text and "validation Dice 0.500" in text
+    plain = describe_model_file(fp32_path)
+    assert "int8" not in plain and "| float32 |" in plain

@@ -104,6 +104,16 @@ def test_dtc_command_is_installed_and_lists_its_subcommands():
     assert "simulate" in result.stdout
 
 
+def test_dtc_help_loads_no_imaging_or_learning_library():
+    # `dtc --help` and argument errors should answer at once, and work before the heavy packages are installed.
+    code = ("import sys, runpy; sys.argv = ['dtc', '--help']\n"
+            "try:\n    runpy.run_module('DTCTrainingLib.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'cv2', 'SimpleITK', 'monai', 'onnxruntime') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_dependency_report_names_every_pyproject_dependency():
     from DTCSegmentationLib.dependencies import REQUIRED_DISTRIBUTIONS
 

@@ -55,7 +55,7 @@ def register(subparsers) -> None:
 
 
 def _register_from_volumes(actions) -> None:
-    from DTCTrainingLib.data.volume_sweeps import KINDS, SweepSettings
+    from DTCTrainingLib.data.sweep_settings import KINDS, SweepSettings
 
     defaults = SweepSettings()
     parser = actions.add_parser(

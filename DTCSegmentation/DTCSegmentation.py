@@ -152,6 +152,7 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.compareButton.connect("clicked(bool)", self.onCompare)
         self.ui.liveButton.connect("toggled(bool)", self.onLiveToggled)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.ui.reconstructGlandButton.connect("clicked(bool)", self.onReconstructGland)
         self.ui.saveBundleButton.connect("clicked(bool)", self.onSaveBundle)
         self.ui.refreshDependenciesButton.connect("clicked(bool)", self.updateDependencyStatus)
         self.ui.installDependenciesButton.connect("clicked(bool)", self.onInstallDependencies)
@@ -160,7 +161,8 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 "currentPathChanged(QString)", lambda path, name=parameterName: self.onPathEdited(name, path))
         # The .ui's tooltips say what an enabled button does; a disabled one says why instead.
         self._toolTips = {name: getattr(self.ui, name).toolTip for name in (
-            "applyButton", "compareButton", "showCurvesButton", "showFlickerCheckBox", "exportButton", "liveButton")}
+            "applyButton", "compareButton", "showCurvesButton", "showFlickerCheckBox", "exportButton", "liveButton",
+            "reconstructGlandButton")}
 
         self._liveTimer = qt.QTimer()
         self._liveTimer.setInterval(LIVE_POLL_MS)
@@ -247,7 +249,7 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._enable("applyButton", busy if running else None if parameters.inputNode else noInput)
         self.ui.thresholdSliderWidget.enabled = not parameters.useModelThreshold
         hasRun = bool(parameters.masks)
-        for name in ("showCurvesButton", "showFlickerCheckBox", "exportButton"):
+        for name in ("showCurvesButton", "showFlickerCheckBox", "exportButton", "reconstructGlandButton"):
             self._enable(name, busy if running else None if hasRun else _("Apply first: there are no results yet."))
         self._enable("compareButton", busy if running else noInput if not parameters.inputNode else None if _isSet(
             parameters.compareModelPath) else _("Choose a second model to compare with."))
@@ -313,6 +315,12 @@ class DTCSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onDefaultModel(self):
         self._parameterNode.modelPath = str(self.logic.defaultModelPath())
+
+    def onReconstructGland(self):
+        with self.running(_("3D reconstruction failed.")):
+            gland = self.logic.reconstructGland(self._parameterNode.masks)
+            self.ui.glandLabel.text = self.logic.glandText(gland)
+            slicer.util.resetThreeDViews()  # centre the 3D views on the new gland
 
     def onShowCurves(self):
         self.logic.showChart(self._parameterNode.consistencyChart)
@@ -485,6 +493,21 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
             frames=summary["frames"], raw=summary["raw_consistency"], flow=summary["flow_consistency"],
             dice=summary["flow_dice"], events=summary["flicker_events"], rate=100 * summary["flicker_rate"],
             jitter=summary["area_jitter"])
+
+    def reconstructGland(self, masksNode, spacingMm=0.5):
+        """The gland in 3D from a run's masks (each frame placed by its own IJK-to-RAS, as tracked recordings are):
+        labelmap, segmentation and surface model in the scene; ``.summary`` has the volume in mL and the frames used."""
+        from DTCSegmentationLib.mrml import reconstruct_gland
+
+        return reconstruct_gland(slicer.mrmlScene, masksNode, spacing_mm=spacingMm)
+
+    @staticmethod
+    def glandText(gland):
+        """The reconstruction's volume and frames, for the panel."""
+        summary = gland.summary
+        return _("Prostate volume {volume:.1f} mL, from {withGland} frames showing the gland of {used} tracked frames "
+                 "({total} in the recording).").format(volume=summary["volume_ml"], withGland=summary["frames_with_gland"],
+                                                      used=summary["frames_used"], total=summary["frames_total"])
 
     def show(self, run, flicker=True):
         """Frames, mask and (optionally) the flicker overlay in every slice view."""

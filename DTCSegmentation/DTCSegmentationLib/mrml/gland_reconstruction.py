@@ -8,7 +8,10 @@ Example (Slicer's Python console; headless, any scene from :func:`~.scene.new_sc
 
 Every mask item is placed by its own IJK-to-RAS (a tracked recording's per-frame pose, or an
 importer sweep's), so the sweep must carry per-frame geometry; a labelmap volume whose slices are
-the masks is placed slice by slice.  The masks are compounded with
+the masks is placed slice by slice.  A recording loaded by Slicer from a PLUS file keeps its poses in
+a transform sequence instead (``ImageToReference``, played by the same browser; the images' own
+IJK-to-RAS is the identity): once its image is placed under that transform, as it must be to be
+shown in place, each item is moved by the transform's item at the same index value.  The masks are compounded with
 :func:`DTCSegmentationLib.reconstruction.compounding.compound_masks`; the closed surface is made by
 Slicer's own segmentation conversion (binary labelmap -> closed surface) and shown in the 3D views.
 """
@@ -74,6 +77,9 @@ def mask_frames(scene, masks):
                                fix="Reconstruct the masks of a 2D sweep.")
             frames.append(array[0])
             matrices.append(ijk_to_ras(item))
+        placements = _recording_placements(scene, node)
+        if placements is not None:
+            matrices = [placement @ matrix for placement, matrix in zip(placements, matrices)]
         poses = poses_from_ijk_to_ras(matrices)
         untracked = set()
         from DTCSegmentationLib.mrml.recording_segmentation import INPUT_REFERENCE
@@ -91,6 +97,48 @@ def mask_frames(scene, masks):
         return array, poses_from_ijk_to_ras(poses)
     raise DTCError(f"'{node.GetName()}' is a {node.GetClassName()}, not masks.",
                    fix="Pass a segmentation run, its mask sequence or a labelmap volume.")
+
+
+def _recording_placements(scene, masks) -> Optional[list]:
+    """Per-item transform-to-world (RAS, ``(4, 4)``) of the recording ``masks`` segmented, where its image sits
+    under a transform that its browser plays as a transform sequence (or under a fixed transform); else None."""
+    from DTCSegmentationLib.mrml.recording_segmentation import INPUT_REFERENCE
+    from DTCSegmentationLib.mrml.volume_sequences import browser_of_sequence
+
+    recording = masks.GetNodeReference(INPUT_REFERENCE)
+    if recording is None or not recording.IsA("vtkMRMLSequenceNode"):
+        return None
+    browser = browser_of_sequence(scene, recording)
+    proxy = browser.GetProxyNode(recording) if browser is not None else None
+    transform = proxy.GetParentTransformNode() if proxy is not None else None
+    if transform is None:
+        return None
+    import vtk
+
+    def to_world(node) -> np.ndarray:
+        matrix = vtk.vtkMatrix4x4()
+        if not node.GetMatrixTransformToWorld(matrix):
+            raise DTCError(f"the recording '{recording.GetName()}' is under the non-linear transform "
+                           f"'{node.GetName()}'.", fix="Place the images under a linear (tracking) transform.")
+        return np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
+
+    fixed = to_world(transform)
+    transforms = browser.GetSequenceNode(transform) if browser.IsProxyNodeID(transform.GetID()) else None
+    index_values = [masks.GetNthIndexValue(index) for index in range(masks.GetNumberOfDataNodes())]
+    if transforms is None:
+        return [fixed] * len(index_values)
+    parent = transform.GetParentTransformNode()
+    above = to_world(parent) if parent is not None else np.eye(4)
+    placements = []
+    for value in index_values:
+        item = transforms.GetDataNodeAtValue(value, False)  # the nearest pose where the times differ slightly
+        if item is None:
+            placements.append(np.full((4, 4), np.nan))  # no pose for this frame: left out
+            continue
+        matrix = vtk.vtkMatrix4x4()
+        item.GetMatrixTransformToParent(matrix)
+        placements.append(above @ np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)]))
+    return placements
 
 
 def _ensure_closed_surface_rule() -> None:

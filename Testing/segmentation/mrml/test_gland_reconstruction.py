@@ -130,3 +130,27 @@ def test_readme_gland_console_block_runs_on_a_headless_scene(tmp_path, monkeypat
                                [0.0, 10 * np.cos(angle), 10 * np.sin(angle), 1.0], atol=1e-6)
     assert gland.summary["frames_total"] == 12 and gland.volume_ml > 0
     assert scene.IsNodePresent(gland.model) and gland.model.GetPolyData().GetNumberOfPoints() > 0
+
+
+def test_a_recording_placed_by_a_transform_sequence_as_slicer_loads_plus_files(sweep):
+    # Slicer's PLUS reader: image items with identity IJK-to-RAS (pixel index = Image coordinates), the poses in an
+    # ImageToReference transform sequence played by the same browser; the user puts the image under the transform.
+    scene = mrml.new_scene()
+    identity = FrameGeometry(direction=(-1, 0, 0, 0, -1, 0, 0, 0, 1))  # IJK-to-RAS = identity, as Slicer's reader makes
+    images = mrml.add_volume_sequence(scene, FrameSequence(sweep.masks * 50, identity, sweep.times), "Image_Image")
+    transforms = scene.AddNewNodeByClass("vtkMRMLSequenceNode", "ImageToReference")
+    item = slicer.vtkMRMLLinearTransformNode()
+    ras_poses = sweep.frame_to_volume * np.array([-1, -1, 1, 1])[None, :, None]  # LPS -> RAS rows
+    for index, pose in enumerate(ras_poses):
+        item.SetMatrixTransformToParent(slicer.util.vtkMatrixFromArray(pose))
+        transforms.SetDataNodeAtValue(item, images.GetNthIndexValue(index))
+    browser = mrml.add_sequence_browser(scene, [images, transforms], "Image browser")
+    browser.GetProxyNode(images).SetAndObserveTransformNodeID(browser.GetProxyNode(transforms).GetID())
+    masks = mrml.add_volume_sequence(scene, FrameSequence(sweep.masks, identity, sweep.times), "masks", LABELMAP)
+    masks.SetNodeReferenceID("dtcInput", images.GetID())  # what segment_recording records
+    gland = mrml.reconstruct_gland(scene, masks)
+    assert gland.volume_ml == pytest.approx(analytic_volume_ml(), rel=VOLUME_TOLERANCE)
+    array = slicer.util.arrayFromVolume(gland.labelmap)
+    kji = np.argwhere(array > 0).mean(0)
+    np.testing.assert_allclose((ijk_to_ras(gland.labelmap) @ [kji[2], kji[1], kji[0], 1])[:3],
+                               centre_lps() * [-1, -1, 1], atol=0.3)

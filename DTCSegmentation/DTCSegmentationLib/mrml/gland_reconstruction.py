@@ -167,7 +167,7 @@ def reconstruct_gland(scene, masks, name: Optional[str] = None, spacing_mm: floa
     """Compound a sweep's masks into the gland in 3D; adds labelmap, segmentation and model nodes.
 
     Args:
-        scene: the MRML scene (``slicer.mrmlScene`` in Slicer).
+        scene: the MRML scene (the application's scene in Slicer).
         masks: a :class:`~.recording_segmentation.RecordingSegmentation`, its mask sequence, or a
             labelmap volume whose slices are the masks.
         name: prefix of the new nodes' names (default: the masks' name).

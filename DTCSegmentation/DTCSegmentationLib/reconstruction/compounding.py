@@ -28,6 +28,8 @@ from DTCSegmentationLib.errors import DTCError
 from DTCSegmentationLib.reconstruction.frame_poses import checked_poses, tracked
 
 _MAP_COLUMNS = 4096  # cv2.remap wants each map dimension below 32767
+MAX_VOXELS = 40_000_000
+"""About 60 bytes a voxel are held while compounding: 40 million voxels is a 2.4 GB ceiling."""
 
 
 class ReconstructionError(DTCError):
@@ -92,7 +94,17 @@ def signed_distance_mm(mask: np.ndarray, spacing) -> np.ndarray:
     return np.where(mask, -inside, outside).astype(np.float32)
 
 
+def _check_size(size, spacing) -> None:
+    voxels = int(np.prod(np.asarray(size, dtype=float)))
+    if voxels > MAX_VOXELS:
+        extent = " x ".join(f"{n * s:.0f}" for n, s in zip(size, spacing))
+        raise ReconstructionError(f"the output grid would hold {voxels:,} voxels ({extent} mm at {min(spacing):g} mm), "
+                                  f"more than {MAX_VOXELS:,}.",
+                                  fix="Give a larger voxel size (spacing_mm), or check for masks far from the gland.")
+
+
 def _grid_from_reference(reference: sitk.Image) -> sitk.Image:
+    _check_size(reference.GetSize()[:3], reference.GetSpacing()[:3])
     grid = sitk.Image(reference.GetSize()[:3], sitk.sitkUInt8)
     grid.SetSpacing(reference.GetSpacing()[:3])
     grid.SetOrigin(reference.GetOrigin()[:3])
@@ -105,6 +117,7 @@ def _bounding_grid(points: np.ndarray, spacing_mm: float, margin_mm: float) -> s
     low = points.min(0) - margin_mm
     high = points.max(0) + margin_mm
     size = np.ceil((high - low) / spacing_mm).astype(int) + 1
+    _check_size(size, [spacing_mm] * 3)
     grid = sitk.Image([int(s) for s in size], sitk.sitkUInt8)
     grid.SetSpacing([float(spacing_mm)] * 3)
     grid.SetOrigin(tuple(float(v) for v in low))

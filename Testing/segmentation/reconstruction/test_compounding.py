@@ -80,6 +80,9 @@ def test_bad_input_is_one_clear_error():
         compound_masks(np.zeros_like(masks), poses)
     with pytest.raises(FramePoseError, match="2 frame poses for 3 frames"):
         compound_masks(masks, poses[:2])
+    # pixel centres span 7 x 7 x 2 mm: (7000 + 1) x (7000 + 1) x (2000 + 1) voxels at 1 micrometre
+    with pytest.raises(ReconstructionError, match="the output grid would hold 98,077,016,001 voxels"):
+        compound_masks(masks, poses, spacing_mm=0.001, margin_mm=0.0)
     flat = poses.copy()
     flat[1, :3, 1] = flat[1, :3, 0]
     with pytest.raises(FramePoseError, match="frame 1 has zero or parallel"):

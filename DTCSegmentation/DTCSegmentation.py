@@ -650,7 +650,8 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
     def runTest(self):
         """What the panel's Reload and Test runs: every test, a skipped one logged rather than raised."""
         for name in ("test_dependency_report", "test_segment_browser_and_reload_bundle",
-                     "test_parameter_node_restores_the_panel", "test_live_mask_follows_image_updates"):
+                     "test_parameter_node_restores_the_panel", "test_live_mask_follows_image_updates",
+                     "test_gland_in_3d_from_a_tracked_sweep"):
             self.setUp()
             try:
                 getattr(self, name)()
@@ -715,6 +716,26 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
             self.assertEqual(reloaded.masks.GetNumberOfDataNodes(), 5)
             reloaded.source.browser.SetSelectedItemNumber(3)
             np.testing.assert_array_equal(slicer.util.arrayFromVolume(reloaded.displayed["masks"])[0], expected)
+
+    def test_gland_in_3d_from_a_tracked_sweep(self):
+        """A ball of radius 12 mm cut by 41 tracked parallel frames 1 mm apart: the gland's volume is 4/3 pi r^3."""
+        import numpy as np
+        from DTCSegmentationLib.mrml import add_volume_sequence
+        from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, FrameSequence
+
+        radius, pixel = 12.0, 0.5
+        rows, columns = np.mgrid[:64, :64] * pixel - 15.75  # pixel centres, mm from the ball's axis
+        heights = np.arange(-20.0, 21.0)
+        masks = np.stack([(rows ** 2 + columns ** 2 + z ** 2 <= radius ** 2).astype(np.uint8) for z in heights])
+        poses = np.repeat(np.diag([pixel, pixel, 1.0, 1.0])[None], len(heights), axis=0)
+        poses[:, :3, 3] = np.stack([np.full_like(heights, -15.75), np.full_like(heights, -15.75), heights], axis=1)
+        sequence = add_volume_sequence(slicer.mrmlScene, FrameSequence(
+            masks, FrameGeometry((pixel, pixel, 1.0)), frame_poses=poses), "tracked masks", "labelmap")
+        gland = DTCSegmentationLogic().reconstructGland(sequence)
+        self.assertAlmostEqual(gland.volume_ml, 4.0 / 3.0 * np.pi * radius ** 3 / 1000.0, delta=0.1)  # 7.24 mL, 1.4 %
+        self.assertEqual(gland.summary["frames_with_gland"], 23)  # |z| <= 11 mm: at 12 mm the cut is a single point
+        self.assertTrue(gland.model.GetDisplayNode().GetVisibility3D())
+        self.assertIn("mL", DTCSegmentationLogic.glandText(gland))
 
     def test_parameter_node_restores_the_panel(self):
         self.requirePackages()

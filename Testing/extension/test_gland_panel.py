@@ -42,3 +42,11 @@ def test_the_button_reconstructs_the_masks_and_reports_the_volume(panel):
     assert slicer.app.reset_3d_views == [True]
     model = slicer.mrmlScene.GetFirstNodeByName("masks gland surface")
     assert model is not None and np.isclose(float(model.GetAttribute("DTC.VolumeML")), volume, atol=0.05)
+
+
+def test_the_module_self_test_for_the_gland_passes_on_a_headless_scene():
+    with stand_ins.installed(scene=new_scene()):
+        module = stand_ins.load_module("DTCSegmentation")
+        case = module.DTCSegmentationTest("test_gland_in_3d_from_a_tracked_sweep")
+        case.setUp()
+        case.test_gland_in_3d_from_a_tracked_sweep()

@@ -719,6 +719,7 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
 
     def test_gland_in_3d_from_a_tracked_sweep(self):
         """A ball of radius 12 mm cut by 41 tracked parallel frames 1 mm apart: the gland's volume is 4/3 pi r^3."""
+        self.requirePackages()
         import numpy as np
         from DTCSegmentationLib.mrml import add_volume_sequence
         from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry, FrameSequence

@@ -169,6 +169,7 @@ class Application:
     def __init__(self, scene, testing=False):
         self.testing = testing
         self.cursors = []
+        self.reset_3d_views = []  # calls of layoutManager().resetThreeDViews()
         self.startup = Signal()
         self.application_logic = slicer.vtkSlicerApplicationLogic()
         self.application_logic.SetMRMLScene(scene)
@@ -194,6 +195,7 @@ class Application:
             setLayout=self.layout_logic.GetLayoutNode().SetViewArrangement,
             layout=self.layout_logic.GetLayoutNode().GetViewArrangement,
             sliceViewNames=lambda: list(logics), mrmlSliceLogics=lambda: self.slice_logics,
+            resetThreeDViews=lambda: self.reset_3d_views.append(True),  # qSlicerLayoutManager: refocus the 3D views
             sliceWidget=lambda name: types.SimpleNamespace(sliceLogic=lambda: logics[name],
                                                            mrmlSliceNode=lambda: logics[name].GetSliceNode()))
 

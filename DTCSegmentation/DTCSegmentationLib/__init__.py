@@ -10,6 +10,8 @@ One concept per package:
   the file-to-file pipeline;
 * ``temporal``: optical flow and warping; temporal consistency, flicker events and maps;
 * ``live``: the newest-frame worker and the OpenIGTLink bridge of ``dtc live``;
+* ``reconstruction``: a sweep's masks with per-frame poses compounded into the gland in 3D, its
+  surface, volume and accuracy;
 * ``mrml``: the Slicer scene side (the scene is passed in; runs headless on ``slicer-core``);
 * ``commands``: the inference-side ``dtc`` sub-commands.
 

@@ -15,6 +15,7 @@ One concept per module:
 * ``recording_segmentation``: segment a recording in the scene (the panel's Apply);
 * ``model_comparison``: two models on one recording, side by side;
 * ``live_segmentation``: segment an image node that another module keeps updating;
+* ``gland_reconstruction``: a segmented sweep's masks compounded into the gland in 3D, its volume;
 * ``recording_export``: NIfTI / PNG / ``.seq.nrrd`` files and the per-frame CSV;
 * ``bundle``: ``.mrb`` scene bundles.
 """
@@ -31,6 +32,7 @@ from DTCSegmentationLib.mrml.frame_source import frame_source as frame_source
 # installed: importing any ``DTCSegmentationLib.mrml.<module>`` runs this file first.
 _EXPORTS = {
     "bundle": ("bundle_recording", "read_scene_bundle", "write_scene_bundle"),
+    "gland_reconstruction": ("GlandReconstruction", "reconstruct_gland"),
     "live_segmentation": ("LiveSegmentation",),
     "model_comparison": ("ModelComparison", "compare_models"),
     "recording_files": ("export_recording", "write_table_csv"),

@@ -8,6 +8,8 @@ from DTCSegmentationLib.mrml.scene import nodes_by_class, sequences_logic, slice
 from DTCSegmentationLib.sequence_io.frame_sequence import FrameSequence
 
 IMAGE, LABELMAP = "image", "labelmap"
+UNTRACKED_ATTRIBUTE = "DTC.UntrackedFrames"
+"""Sequence attribute: space-separated item numbers whose frames had no valid pose (placed by the shared geometry)."""
 
 
 def volume_class(kind: str, frame: np.ndarray) -> str:
@@ -35,15 +37,37 @@ class VolumeItemWriter:
         self.sequence.SetDataNodeAtValue(self._volume, index_value)
 
 
+def frame_ijk_to_ras(sequence: FrameSequence) -> np.ndarray:
+    """``(T, 4, 4)`` IJK-to-RAS of each frame: its own pose where it has one, else the shared geometry's."""
+    shared = sequence.geometry.ijk_to_ras()
+    matrices = np.repeat(shared[None], len(sequence), axis=0)
+    if sequence.frame_poses is not None:
+        from DTCSegmentationLib.reconstruction.frame_poses import ijk_to_ras, tracked
+
+        poses = sequence.frame_poses
+        placed = tracked(poses)
+        if placed.any():
+            own = ijk_to_ras(poses[placed])
+            own[:, :3, 2] *= sequence.geometry.spacing[2]  # the k axis: plane normal x slice thickness
+            matrices[placed] = own
+    return matrices
+
+
 def add_volume_sequence(scene, sequence: FrameSequence, name: str, kind: str = IMAGE):
-    """A ``vtkMRMLSequenceNode`` of one volume per frame (IJK-to-RAS from the geometry, index = time in s)."""
+    """A ``vtkMRMLSequenceNode`` of one volume per frame (index = time in s).
+
+    Each item's IJK-to-RAS is its frame's own pose where the sequence has per-frame poses (a tracked
+    recording), else the shared geometry's; untracked frames are listed in :data:`UNTRACKED_ATTRIBUTE`.
+    """
     node = scene.AddNewNodeByClass("vtkMRMLSequenceNode", name)
     node.SetIndexName("time")
     node.SetIndexUnit("s")
     writer = VolumeItemWriter(node, volume_class(kind, sequence.frames[0]))
-    matrix = sequence.geometry.ijk_to_ras()
-    for frame, time in zip(sequence.frames, sequence.frame_times):
+    for frame, time, matrix in zip(sequence.frames, sequence.frame_times, frame_ijk_to_ras(sequence)):
         writer.append(frame, matrix, f"{time:.6g}")
+    if sequence.frame_poses is not None:
+        untracked = np.flatnonzero(~np.isfinite(sequence.frame_poses).all(axis=(1, 2)))
+        node.SetAttribute(UNTRACKED_ATTRIBUTE, " ".join(str(index) for index in untracked))
     return node
 
 

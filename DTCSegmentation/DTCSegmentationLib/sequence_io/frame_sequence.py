@@ -157,12 +157,15 @@ class FrameSequence:
         geometry: placement of every frame (the same for all frames).
         frame_times: ``(T,)`` seconds; defaults to the frame index.
         metadata: free-form facts from the source (e.g. ``{"source": path}``).
+        frame_poses: ``(T, 4, 4)`` pixel-index-to-LPS matrix of each frame where every frame has its
+            own placement (a tracked recording), NaN for an untracked frame; None: ``geometry`` for all.
     """
 
     frames: np.ndarray
     geometry: FrameGeometry = field(default_factory=FrameGeometry)
     frame_times: Optional[np.ndarray] = None
     metadata: Dict[str, object] = field(default_factory=dict)
+    frame_poses: Optional[np.ndarray] = None
 
     def __post_init__(self):
         frames = np.asarray(self.frames)
@@ -176,6 +179,10 @@ class FrameSequence:
         self.frame_times = np.asarray(self.frame_times, dtype=float).reshape(-1)
         if len(self.frame_times) != len(frames):
             raise ValueError(f"{len(self.frame_times)} frame times for {len(frames)} frames")
+        if self.frame_poses is not None:
+            self.frame_poses = np.asarray(self.frame_poses, dtype=float)
+            if self.frame_poses.shape != (len(frames), 4, 4):
+                raise ValueError(f"frame_poses must be ({len(frames)}, 4, 4), got {self.frame_poses.shape}")
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -223,7 +230,10 @@ class SequenceReader:
         times = self.frame_times
         if times is None or len(times) != len(frames):
             times = default_frame_times(len(frames))
-        return FrameSequence(np.stack(frames), self.geometry, times, dict(self.metadata))
+        poses = getattr(self, "frame_poses", None)
+        if poses is not None and len(poses) != len(frames):
+            poses = None  # a reader that could not tell which frames its poses belong to
+        return FrameSequence(np.stack(frames), self.geometry, times, dict(self.metadata), poses)
 
     def close(self) -> None:
         """Release file handles (no-op where nothing is held open)."""

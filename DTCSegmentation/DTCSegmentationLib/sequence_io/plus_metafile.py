@@ -5,12 +5,24 @@ frames, followed by the pixel data (``ElementDataFile = LOCAL``) or pointing at 
 file (``.mhd``), optionally zlib-compressed as one stream.  Per-frame fields
 ``Seq_FrameNNNN_Timestamp`` give the frame times; frames whose ``ImageStatus`` is not
 ``OK`` carry no image and are skipped.  Data are streamed a frame at a time.
+
+Per-frame geometry: PLUS stores each tracked transform of a frame as
+``Seq_FrameNNNN_<From>To<To>Transform = m00 m01 ... m33`` (16 numbers, row-major 4 x 4) with
+``Seq_FrameNNNN_<From>To<To>TransformStatus = OK`` (or ``INVALID`` where the tracker lost the
+tool); the file's own ``TransformMatrix`` / ``Offset`` are not used by PLUS.  A transform from the
+``Image`` coordinate system (pixel units: pixel ``(i, j)`` is the point ``(i, j, 0)``) to the
+reference places every frame on its own: :attr:`PlusMetafileReader.frame_poses` holds, for each kept
+frame, the ``(4, 4)`` pixel-to-LPS matrix (NaN where the transform is missing or not ``OK``).  The
+reference coordinates are taken as RAS, as Slicer's transform nodes are (a PLUS recording loaded in
+Slicer puts the image under its ``ImageToReference`` transform), hence LPS = diag(-1, -1, 1) x RAS.
+By default the ``ImageToReference`` transform is used where the file has it; another one can be
+named (e.g. ``ProbeToTracker`` with the probe calibration ``ImageToProbe`` as ``calibration``).
 """
 
 import re
 import zlib
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -23,6 +35,9 @@ _MET_TYPES = {
 }
 _FRAME_FIELD = re.compile(r"^Seq_Frame(\d+)_(\w+)$")
 _CHUNK = 1 << 20
+_TRANSFORM_FIELD = re.compile(r"^(\w+)Transform$")
+_LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+DEFAULT_TRANSFORM = "ImageToReference"
 
 
 _FIX = "Check it is a complete PLUS sequence file (re-export it from fCal / PLUS Server if needed)."
@@ -59,9 +74,22 @@ def read_metaimage_header(path: Path) -> Tuple[Dict[str, str], int]:
 
 
 class PlusMetafileReader(SequenceReader):
-    """Frames of a PLUS ``.igs.mha`` / ``.igs.mhd`` recording."""
+    """Frames of a PLUS ``.igs.mha`` / ``.igs.mhd`` recording.
 
-    def __init__(self, path):
+    Args:
+        path: the sequence file.
+        transform: the per-frame transform that places the image, e.g. ``"ImageToReference"``
+            (a trailing ``Transform`` is optional); None: ``ImageToReference`` if the file has it.
+        calibration: ``(4, 4)`` matrix applied before ``transform`` (pixel -> its "from" system),
+            e.g. the probe calibration ``ImageToProbe`` with ``transform="ProbeToTracker"``.
+
+    Attributes:
+        transform_names: the per-frame transforms the file holds (``"ImageToReference"``, ...).
+        frame_poses: ``(T, 4, 4)`` pixel-to-LPS matrix of every kept frame (NaN where untracked),
+            or None where no transform places the images.
+    """
+
+    def __init__(self, path, transform: Optional[str] = None, calibration=None):
         self.path = Path(path)
         fields, offset = read_metaimage_header(self.path)
         self.fields = fields
@@ -130,6 +158,46 @@ class PlusMetafileReader(SequenceReader):
                          "ultrasound_image_orientation": fields.get("UltrasoundImageOrientation", ""),
                          "skipped_invalid_frames": total - len(self._keep),
                          "frame_fields": {i: per_frame.get(i, {}) for i in self._keep}}
+        self.transform_names = sorted({match.group(1) for fields_of in per_frame.values() for key in fields_of
+                                       for match in [_TRANSFORM_FIELD.match(key)] if match})
+        self.frame_poses = self._frame_poses([per_frame.get(i, {}) for i in self._keep], transform, calibration)
+
+    def _frame_poses(self, frames: List[Dict[str, str]], transform: Optional[str], calibration) -> Optional[np.ndarray]:
+        """``(T, 4, 4)`` pixel-to-LPS per kept frame from ``transform`` (see the module docstring)."""
+        if transform is None:
+            if calibration is not None:
+                raise SequenceReadError("was given a calibration but no transform to combine it with.", self.path,
+                                        "Name the tracked transform too, e.g. transform='ProbeToTracker'.")
+            if DEFAULT_TRANSFORM not in self.transform_names:
+                return None
+            transform = DEFAULT_TRANSFORM
+        name = transform[: -len("Transform")] if transform.endswith("Transform") else transform
+        if name not in self.transform_names:
+            available = ", ".join(self.transform_names) or "none"
+            raise SequenceReadError(f"has no per-frame {name}Transform (transforms in the file: {available}).",
+                                    self.path, "Name one of the file's transforms.")
+        before = np.eye(4)
+        if calibration is not None:
+            before = np.asarray(calibration, dtype=float)
+            if before.shape != (4, 4) or not np.isfinite(before).all():
+                raise SequenceReadError(f"was given a calibration of shape {before.shape} (or not finite); it must "
+                                        "be a 4 x 4 matrix.", self.path, "Pass the ImageToProbe calibration matrix.")
+        poses = np.full((len(frames), 4, 4), np.nan)
+        for position, fields_of in enumerate(frames):
+            text = fields_of.get(f"{name}Transform")
+            status = fields_of.get(f"{name}TransformStatus", "OK").strip().upper()
+            if text is None or status != "OK":
+                continue
+            try:
+                matrix = np.asarray([float(v) for v in text.split()], float).reshape(4, 4)
+            except ValueError:
+                raise SequenceReadError(f"gives frame {self._keep[position]} the {name}Transform {text[:80]!r}, "
+                                        "which is not 16 numbers.", self.path, _FIX) from None
+            if not np.isfinite(matrix).all():
+                raise SequenceReadError(f"gives frame {self._keep[position]} a {name}Transform that is not finite.",
+                                        self.path, _FIX)
+            poses[position] = _LPS_FROM_RAS @ matrix @ before
+        return poses
 
     def _check_data_size(self) -> None:
         """Refuse a header that promises more frames than the data can hold, before anything is allocated for them."""

@@ -18,7 +18,7 @@ from typing import Annotated, Union
 import qt
 import slicer
 import vtk
-from DTCSegmentationLib.choices import BACKENDS, DEVICES, MASK_FORMATS
+from DTCSegmentationLib.choices import BACKENDS, DEVICES, MASK_FORMATS, MASK_NODES
 from DTCSegmentationLib.dependencies import dependencies_ready, dependency_status_text
 from slicer import (
     vtkMRMLLabelMapVolumeNode,
@@ -109,6 +109,7 @@ class DTCSegmentationParameterNode:
     fillHoles: bool = True
     saveProbabilities: bool = False
     flickerDice: Annotated[float, WithinRange(0.5, 0.999)] = 0.9
+    masksAs: Annotated[str, Choice(list(MASK_NODES))] = "labelmap"
     masks: Union[vtkMRMLSequenceNode, vtkMRMLLabelMapVolumeNode, None]
     consistencyTable: vtkMRMLTableNode
     consistencyChart: vtkMRMLPlotChartNode
@@ -442,12 +443,24 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
                               None if parameters.useModelThreshold else parameters.threshold,
                               parameters.largestComponent, parameters.fillHoles)
 
-    def segment(self, inputNode, segmenter, probabilities=False, flickerDice=0.9, progress=None, shouldCancel=None):
-        """Segment a browser / sequence / volume; returns the run (masks, flicker maps, table, charts, summary)."""
+    def segment(self, inputNode, segmenter, probabilities=False, flickerDice=0.9, progress=None, shouldCancel=None,
+                masksAs="labelmap"):
+        """Segment a browser / sequence / volume; returns the run (masks, flicker maps, table, charts, summary).
+
+        ``masksAs="segmentation"`` adds a segmentation sequence (one Prostate segment per frame) to correct in the
+        Segment Editor; ``correctedFrames(run)`` then lists the frames that differ from the model's masks."""
         from DTCSegmentationLib.mrml import segment_recording
 
         return segment_recording(slicer.mrmlScene, inputNode, segmenter, probabilities=probabilities,
-                                 flicker_dice=flickerDice, progress=progress, should_cancel=shouldCancel)
+                                 flicker_dice=flickerDice, progress=progress, should_cancel=shouldCancel,
+                                 masks_as=masksAs)
+
+    @staticmethod
+    def correctedFrames(run):
+        """Frame indices whose segment the user changed (the run's segmentation against the model's masks)."""
+        from DTCSegmentationLib.mrml import corrected_frames
+
+        return corrected_frames(slicer.mrmlScene, run)
 
     def segmentFromParameters(self, parameters, progress=None, shouldCancel=None):
         """Apply: segment with the panel's settings, replacing the previous run's outputs; None if cancelled."""
@@ -456,7 +469,8 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
         previous = self.findRun(parameters.masks)
         try:
             run = self.segment(parameters.inputNode, self.segmenterFromParameters(parameters),
-                               parameters.saveProbabilities, parameters.flickerDice, progress, shouldCancel)
+                               parameters.saveProbabilities, parameters.flickerDice, progress, shouldCancel,
+                               parameters.masksAs)
         except SegmentationCancelled as cancelled:
             logging.info(str(cancelled))
             return None

@@ -14,6 +14,8 @@ One concept per module:
 * ``views``: display nodes and slice-view layers;
 * ``recording_segmentation``: segment a recording in the scene (the panel's Apply);
 * ``model_comparison``: two models on one recording, side by side;
+* ``segmentations``: masks as segmentation sequences (one "Prostate" segment per frame), both ways;
+* ``corrections``: which frames the user corrected in the Segment Editor;
 * ``live_segmentation``: segment an image node that another module keeps updating;
 * ``recording_export``: NIfTI / PNG / ``.seq.nrrd`` files and the per-frame CSV;
 * ``bundle``: ``.mrb`` scene bundles.
@@ -31,11 +33,13 @@ from DTCSegmentationLib.mrml.frame_source import frame_source as frame_source
 # installed: importing any ``DTCSegmentationLib.mrml.<module>`` runs this file first.
 _EXPORTS = {
     "bundle": ("bundle_recording", "read_scene_bundle", "write_scene_bundle"),
+    "corrections": ("changed_pixels", "corrected_frames"),
     "live_segmentation": ("LiveSegmentation",),
     "model_comparison": ("ModelComparison", "compare_models"),
     "recording_files": ("export_recording", "write_table_csv"),
     "recording_segmentation": ("RecordingSegmentation", "SegmentationCancelled", "find_run", "segment_recording"),
     "scene": ("new_scene",),
+    "segmentations": ("labelmaps_from_segmentations", "segmentations_from_labelmaps"),
     "views": ("show_in_slice_views",),
     "volume_sequences": ("add_sequence_browser", "add_volume_sequence"),
 }

@@ -394,6 +394,7 @@ class DTCTrainingLogic(ScriptedLoadableModuleLogic):
         TrainingProcess. ``validation``: a training-data folder whose val cases validate (see exportCorrections)."""
         from DTCTrainingLib.fine_tuning import FINE_TUNE_EPOCHS, fine_tune_settings
 
+        pathlib.Path(out).mkdir(parents=True, exist_ok=True)
         data = self.exportCorrections(pathlib.Path(out) / CORRECTIONS_FOLDER, validation, scene)
         model = pathlib.Path(model) if model else self.currentModelPath()
         overrides = fine_tune_settings(model, epochs or FINE_TUNE_EPOCHS, extra=settings)

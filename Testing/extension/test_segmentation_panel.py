@@ -192,3 +192,20 @@ def test_model_device_and_back_end_outlive_the_scene(panel):
     node.SetParameter("backend", "eager")
     panel.onSceneEndClose(None, None)
     assert (panel._parameterNode.device, panel._parameterNode.backend) == ("auto", "eager")
+
+
+@pytest.mark.slow
+def test_masks_as_segmentation_makes_a_segmentation_sequence_in_the_browser(panel, tmp_path):
+    from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence
+
+    frames = recording(3)
+    tiny_segmenter(tmp_path, frames)
+    parameters = panel._parameterNode
+    browser = add_sequence_browser(slicer.mrmlScene, [add_volume_sequence(slicer.mrmlScene, frames, "sweep")])
+    parameters.inputNode, parameters.modelPath, parameters.device = browser, str(tmp_path / "tiny0.safetensors"), "cpu"
+    parameters.masksAs = "segmentation"
+    panel.onApply()
+    assert errors() == []
+    run = panel.logic.findRun(parameters.masks)
+    assert run.segmentation is not None and browser.IsSynchronizedSequenceNodeID(run.segmentation.GetID(), False)
+    assert panel.logic.correctedFrames(run) == []

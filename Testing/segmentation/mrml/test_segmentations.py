@@ -3,7 +3,7 @@ made through the proxy as the Segment Editor makes them, which frames were corre
 
 import numpy as np
 import pytest
-from samples import recording, require_mrml, tiny_segmenter
+from samples import paint_segment, recording, require_mrml, tiny_segmenter
 
 slicer = require_mrml()
 
@@ -71,14 +71,7 @@ def segment_array(node, frames, index):
 
 
 def paint(proxy, mask, frames):
-    """Replace the proxy's Prostate segment by ``mask`` as a Segment Editor effect does (the segmentation
-    logic's SetBinaryLabelmapToSegment on the segmentation node the browser shows)."""
-    labelmap = slicer.vtkMRMLLabelMapVolumeNode()
-    slicer.util.updateVolumeFromArray(labelmap, mask.astype(np.uint8)[None])
-    labelmap.SetIJKToRASMatrix(vtk_matrix(frames.geometry.ijk_to_ras()))
-    logic = slicer.vtkSlicerSegmentationsModuleLogic
-    image = logic.CreateOrientedImageDataFromVolumeNode(labelmap)
-    assert logic.SetBinaryLabelmapToSegment(image, proxy, "Prostate", logic.MODE_REPLACE)
+    paint_segment(proxy, mask, frames.geometry.ijk_to_ras())
 
 
 def correction(frames):

@@ -5,14 +5,13 @@ import json
 
 import numpy as np
 import pytest
-from samples import recording, require_mrml, tiny_model_file
+from samples import correct_frame, recording, require_mrml, tiny_model_file
 
 slicer = require_mrml()
 
 from DTCSegmentationLib.errors import DTCError  # noqa: E402
 from DTCSegmentationLib.inference.segmenter import Segmenter  # noqa: E402
 from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence, new_scene, segment_recording  # noqa: E402
-from DTCSegmentationLib.mrml.scene import vtk_matrix  # noqa: E402
 from DTCSegmentationLib.sequence_io import read_sequence  # noqa: E402
 from DTCTrainingLib.data.case_loading import load_case  # noqa: E402
 from DTCTrainingLib.data.datasets import LabelledFrames  # noqa: E402
@@ -40,17 +39,6 @@ def rectangle(top, left, height=20, width=36):
     return mask
 
 
-def paint(run, frame, mask):
-    """Show ``frame`` in the browser and replace its Prostate segment as a Segment Editor effect does."""
-    run.source.browser.SetSelectedItemNumber(frame)
-    labelmap = slicer.vtkMRMLLabelMapVolumeNode()
-    slicer.util.updateVolumeFromArray(labelmap, mask[None])
-    labelmap.SetIJKToRASMatrix(vtk_matrix(run.source.ijk_to_ras(frame)))
-    logic = slicer.vtkSlicerSegmentationsModuleLogic
-    image = logic.CreateOrientedImageDataFromVolumeNode(labelmap)
-    assert logic.SetBinaryLabelmapToSegment(image, run.displayed["segmentation"], "Prostate", logic.MODE_REPLACE)
-
-
 def corrected_scene(model, corrections):
     """One segmentation run per recording; ``corrections``: ``{recording name: {frame: mask}}``."""
     scene = new_scene()
@@ -61,7 +49,7 @@ def corrected_scene(model, corrections):
         browser = add_sequence_browser(scene, [images], f"{name} browser")
         runs[name] = segment_recording(scene, browser, segmenter, masks_as="segmentation")
         for frame, mask in corrections[name].items():
-            paint(runs[name], frame, mask)
+            correct_frame(runs[name], frame, mask)
         browser.SetSelectedItemNumber(0)
     return scene, runs
 

@@ -333,7 +333,8 @@ class DTCTrainingLogic(ScriptedLoadableModuleLogic):
 
     ``logic = slicer.util.getModuleLogic("DTCTraining")``; ``logic.train(data, out, "all", {"optim.epochs": 20})``
     starts a run, ``logic.process`` follows it (``wait()``, ``events``, ``cancel()``), ``logic.resumeTraining()``,
-    ``logic.updateCurves()``, ``logic.useModel()``.
+    ``logic.updateCurves()``, ``logic.useModel()``; ``logic.fineTuneFromCorrections(out)`` fine-tunes DTC
+    Segmentation's model on the frames corrected in the Segment Editor.
     """
 
     def __init__(self):

@@ -30,9 +30,10 @@ PROSTATE_COLOR = (230 / 255.0, 158 / 255.0, 140 / 255.0)
 """Slicer's recommended display colour for the prostate (RGB 230, 158, 140): SCT 41216001 "Prostate" in
 ``Modules/Loadable/Terminologies/Resources/SegmentationCategoryTypeModifier-SlicerGeneralAnatomy.json``."""
 PROSTATE_TERMINOLOGY = ("Segmentation category and type - 3D Slicer General Anatomy list"
-                        "~SCT^123037004^Anatomical Structure~SCT^41216001^Prostate~^^~~^^~^^")
-"""The segment's terminology entry as ``vtkSlicerTerminologiesModuleLogic::SerializeTerminologyEntry`` writes it
-(context, category, type, no modifier, no region), so Slicer's terminology widgets show "Prostate"."""
+                        "~SCT^123037004^Anatomical Structure~SCT^41216001^Prostate~^^"
+                        "~Anatomic codes - DICOM master list~^^~^^")
+"""The segment's terminology entry in the serialized form ``vtkSegment`` stores (context, category, type, no
+modifier, region context, no region), laid out like the default entry ``vtkSegment``'s constructor sets."""
 
 
 def register_segmentation_converters() -> None:
@@ -64,7 +65,8 @@ def segmentation_item(mask: np.ndarray, ijk_to_ras: np.ndarray):
         slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName(),
         slicer.vtkSegmentationConverter.SerializeImageGeometry(image))
     segment_id = segmentation.AddEmptySegment(PROSTATE_SEGMENT, PROSTATE_SEGMENT, list(PROSTATE_COLOR))
-    segmentation.GetSegment(segment_id).SetTerminology(PROSTATE_TERMINOLOGY)
+    # the tag vtkSegment::SetTerminology (Slicer 5.9+) writes; 5.6 and 5.8 have only the tag
+    segmentation.GetSegment(segment_id).SetTag(slicer.vtkSegment.GetTerminologyEntryTagName(), PROSTATE_TERMINOLOGY)
     if not logic.SetBinaryLabelmapToSegment(image, node, segment_id):
         raise DTCError("a mask could not be stored as a segment.", fix="Check the frame has a valid geometry.")
     return node

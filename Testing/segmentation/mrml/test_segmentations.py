@@ -94,10 +94,16 @@ def test_each_frame_gets_one_prostate_segment_in_slicers_colour_synchronised_in_
         assert segment.GetName() == "Prostate"
         # SCT 41216001 in Slicer's SegmentationCategoryTypeModifier-SlicerGeneralAnatomy.json: RGB 230, 158, 140
         np.testing.assert_allclose(segment.GetColor(), (230 / 255, 158 / 255, 140 / 255))
-        assert "SCT^41216001^Prostate" in segment.GetTerminology()
+        entry = slicer.vtkSlicerTerminologyEntry()  # read back by Slicer's own parser
+        assert slicer.vtkSlicerTerminologiesModuleLogic.DeserializeTerminologyEntry(segment.GetTerminology(), entry)
+        assert (entry.GetCategoryObject().GetCodeValue(), entry.GetTypeObject().GetCodeValue()) == ("123037004", "41216001")
+        assert entry.GetTypeObject().GetCodeMeaning() == "Prostate"
         np.testing.assert_array_equal(segment_array(sequence.GetNthDataNode(index), frames, index), model_mask(run, index))
     proxy = run.displayed["segmentation"]
     assert proxy.IsA("vtkMRMLSegmentationNode") and proxy.GetDisplayNode() is not None
+    for index in (2, 0, 4):  # playback: the proxy shows the selected frame's segment
+        browser.SetSelectedItemNumber(index)
+        np.testing.assert_array_equal(segment_array(proxy, frames, index), model_mask(run, index))
     assert changed_pixels(scene, run) == {index: 0 for index in range(T)}
 
 

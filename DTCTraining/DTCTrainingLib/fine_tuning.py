@@ -5,7 +5,10 @@ model's weights and learns the labelled frames (e.g. a user's corrections), then
 from that teacher and learns temporal consistency from every frame, labelled or not.  Network,
 input size and feature taps are the model's, so the weights fit; the schedule is short (a few
 epochs, one cosine cycle) at a lower learning rate than training from scratch (0.0005, the rate the
-README's fine-tuning example uses, against 0.001).
+README's fine-tuning example uses, against 0.001).  The student's pseudo-labels come from the frozen
+teacher: with its own (``student.pseudo_label_source=student``) a student fine-tuned on a few frames
+collapsed on real sweeps (validation Dice 0.53 -> 0.26 in one epoch, ``bench/bench_corrections.py``),
+the degenerate fixed point ``config.py`` describes.
 """
 
 from typing import Dict, Mapping, Optional
@@ -45,6 +48,7 @@ def fine_tune_settings(model: PathLike, epochs: int = FINE_TUNE_EPOCHS, lr: floa
         "data.in_channels": int(info.in_channels),
         "student.local_tap": info.local_tap,
         "student.global_tap": info.global_tap,
+        "student.pseudo_label_source": "teacher",
         "optim.epochs": int(epochs),
         "optim.t0": int(epochs),
         "optim.lr": float(lr),

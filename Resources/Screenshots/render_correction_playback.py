@@ -1,7 +1,8 @@
 """Render correction_playback.png: one frame of a real sweep in playback, before and after a correction.
 
 The scene is made as the panel makes it: the shipped model segments the sweep into a headless scene with
-``masks_as="segmentation"``; the frame it scores worst on is corrected with the true mask through the
+``masks_as="segmentation"``; of the frames where the gland is at least 30 % of its largest, the one it scores
+worst on is corrected with the true mask through the
 segmentation logic, as a Segment Editor effect does.  Both panels composite what a slice view shows: the
 frame, the flicker overlay (the run's flicker map through its colour table, at the run's overlay opacity)
 and the Prostate segment (fill and outline at the segmentation display node's 2D opacities, in the
@@ -93,8 +94,9 @@ def render(data: Path, case: str, out: Path) -> None:
     run = segment_recording(scene, browser, Segmenter.from_file(default_model_path(), device="cpu"),
                             masks_as="segmentation")
     model = [slicer.util.arrayFromVolume(run.masks.GetNthDataNode(i))[0] for i in range(len(truth))]
-    gland = [i for i in range(len(truth)) if truth[i].any()]
-    index = min(gland, key=lambda i: mask_dice(model[i], truth[i]))
+    areas = truth.reshape(len(truth), -1).sum(1)
+    large = [i for i in range(len(truth)) if areas[i] >= 0.3 * areas.max()]  # not the tips of the gland
+    index = min(large, key=lambda i: mask_dice(model[i], truth[i]))
     before = composite(run, index, frame_mask(run.segmentation.GetNthDataNode(index), run.source, index))
     correct(run, index, truth[index])
     after = composite(run, index, frame_mask(run.segmentation.GetNthDataNode(index), run.source, index))

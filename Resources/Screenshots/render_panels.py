@@ -232,13 +232,15 @@ def main(argv=None) -> int:
     parser.add_argument("--run", type=Path, help="a DTC training run folder (events.jsonl) to show in DTC Training")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="where the PNGs go")
     parser.add_argument("--width", type=int, default=420, help="panel width in pixels")
+    parser.add_argument("--modules", nargs="+", choices=("DTCSegmentation", "DTCTraining"),
+                        default=["DTCSegmentation", "DTCTraining"], help="the panels to render")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
     app.setStyle("Fusion")
-    for module in ("DTCSegmentation", "DTCTraining"):
+    for module in args.modules:
         panel = load_panel(module)
         set_parameters(panel, parameter_defaults(module))
         fill_common(panel)

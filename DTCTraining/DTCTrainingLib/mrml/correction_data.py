@@ -47,14 +47,16 @@ def corrected_recordings(scene, runs: Optional[Sequence] = None, min_pixels: int
 
 
 def write_correction_data(scene, out: PathLike, runs: Optional[Sequence] = None, validation: Optional[PathLike] = None,
-                          min_pixels: int = 1, overwrite: bool = False) -> Path:
+                          min_pixels: int = 1, overwrite: bool = False, training: Optional[PathLike] = None) -> Path:
     """Write the corrected recordings as a training-data folder; returns its ``dataset.json``.
 
     Validation: with ``validation`` (a training-data folder) its ``val`` cases are copied in and every
     corrected recording trains; without it the last of two or more corrected recordings validates
     (:func:`~.training_data.write_training_data`'s rule).  One corrected recording and no
     ``validation`` is an error: training needs labelled validation frames, and frames of the
-    recording it trains on would only measure how well it memorised them.
+    recording it trains on would only measure how well it memorised them.  ``training`` (a training-data
+    folder, e.g. the model's own training data) adds its ``train`` cases, so that fine-tuning on a few
+    corrected frames is not fine-tuning on those frames alone (see ``bench/bench_corrections.py``).
     """
     recordings = corrected_recordings(scene, runs, min_pixels)
     if not recordings:
@@ -64,4 +66,5 @@ def write_correction_data(scene, out: PathLike, runs: Optional[Sequence] = None,
         raise DTCError(f"only '{recordings[0].case_id}' has corrections, and no validation data was given.",
                        fix="Give a training-data folder with validation cases (e.g. the one the model was trained "
                            "with), or correct frames of a second recording (the last one then validates).")
-    return write_training_data(scene, recordings, out, name="corrections", overwrite=overwrite, validation=validation)
+    return write_training_data(scene, recordings, out, name="corrections", overwrite=overwrite, validation=validation,
+                               training=training)

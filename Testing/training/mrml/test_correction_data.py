@@ -104,6 +104,12 @@ def test_one_corrected_recording_validates_on_a_given_folder_only(model, tmp_pat
     assert (tmp_path / "data") in copied.parents
     np.testing.assert_array_equal(read_sequence(copied).frames[4], rectangle(2, 2))
 
+    # with the model's training data too: its train cases join, its val cases still validate
+    manifest = load_manifest(write_correction_data(scene, tmp_path / "data2", validation=validation, training=validation))
+    cases = {case.id: (case.split, case.labelled_frames) for case in manifest.cases}
+    assert cases == {"sweepA": ("train", (2,)), "training_train_case": ("train", (0, 4)),
+                     "validation_val_case": ("val", (0, 4))}
+
 
 def test_no_correction_is_one_clear_error(model, tmp_path):
     scene, _ = corrected_scene(model, {"sweepA": {}})

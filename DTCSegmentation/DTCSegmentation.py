@@ -641,7 +641,8 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
     def runTest(self):
         """What the panel's Reload and Test runs: every test, a skipped one logged rather than raised."""
         for name in ("test_dependency_report", "test_segment_browser_and_reload_bundle",
-                     "test_parameter_node_restores_the_panel", "test_live_mask_follows_image_updates"):
+                     "test_parameter_node_restores_the_panel", "test_live_mask_follows_image_updates",
+                     "test_corrected_frame_in_the_segmentation"):
             self.setUp()
             try:
                 getattr(self, name)()
@@ -706,6 +707,25 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
             self.assertEqual(reloaded.masks.GetNumberOfDataNodes(), 5)
             reloaded.source.browser.SetSelectedItemNumber(3)
             np.testing.assert_array_equal(slicer.util.arrayFromVolume(reloaded.displayed["masks"])[0], expected)
+
+    def test_corrected_frame_in_the_segmentation(self):
+        """Masks as a segmentation; an edit of the shown frame through slicer.util (the Segmentations module's
+        logic, as Segment Editor effects use it) is kept by the browser and counts as a correction."""
+        self.requirePackages()
+        import numpy as np
+
+        logic = DTCSegmentationLogic()
+        images, sequence, browser = self._recording()
+        with tempfile.TemporaryDirectory() as folder:
+            run = logic.segment(browser, self._tinySegmenter(folder), masksAs="segmentation")
+        self.assertEqual(browser.GetNumberOfSynchronizedSequenceNodes(), 3)
+        browser.SetSelectedItemNumber(3)
+        mask = np.zeros((1,) + images.frames.shape[1:3], np.uint8)
+        mask[0, 20:40, 30:60] = 1
+        slicer.util.updateSegmentBinaryLabelmapFromArray(mask, run.displayed["segmentation"], "Prostate",
+                                                         browser.GetProxyNode(sequence))
+        browser.SetSelectedItemNumber(0)
+        self.assertEqual(logic.correctedFrames(run), [3])
 
     def test_parameter_node_restores_the_panel(self):
         self.requirePackages()

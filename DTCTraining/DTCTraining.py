@@ -373,13 +373,14 @@ class DTCTrainingLogic(ScriptedLoadableModuleLogic):
         recordings = self.sceneRecordings(scene)
         return write_training_data(scene or slicer.mrmlScene, recordings, folder, overwrite=True).parent
 
-    def exportCorrections(self, folder, validation=None, scene=None):
+    def exportCorrections(self, folder, validation=None, training=None, scene=None):
         """Write the frames corrected in the scene's segmentation runs as a training-data folder (replacing an
-        earlier export): corrected frames labelled, the others unlabelled; returns the folder."""
+        earlier export): corrected frames labelled, the others unlabelled, plus the val cases of ``validation``
+        and the train cases of ``training`` (training-data folders); returns the folder."""
         from DTCTrainingLib.mrml import write_correction_data
 
         return write_correction_data(scene or slicer.mrmlScene, folder, validation=validation or None,
-                                     overwrite=True).parent
+                                     training=training or None, overwrite=True).parent
 
     def currentModelPath(self):
         """The model DTC Segmentation uses (its panel's model, else the shipped one)."""
@@ -389,28 +390,31 @@ class DTCTrainingLogic(ScriptedLoadableModuleLogic):
         path = parameterNode.modelPath if hasattr(parameterNode, "modelPath") else parameterNode.GetParameter("modelPath")
         return pathlib.Path(path) if _isSet(path) else default_model_path()
 
-    def fineTuneFromCorrections(self, out, model=None, validation=None, epochs=None, settings=None, scene=None):
+    def fineTuneFromCorrections(self, out, model=None, validation=None, training=None, epochs=None, settings=None,
+                                scene=None):
         """Correct-and-retrain in one call: export the corrections to ``out/corrections_data`` and start ``dtc train
         all`` from ``model``'s weights (default: DTC Segmentation's model) with a short schedule; returns the
-        TrainingProcess. ``validation``: a training-data folder whose val cases validate (see exportCorrections)."""
+        TrainingProcess. ``validation`` / ``training``: training-data folders whose val / train cases validate /
+        train alongside the corrections (see exportCorrections)."""
         from DTCTrainingLib.fine_tuning import FINE_TUNE_EPOCHS, fine_tune_settings
 
         pathlib.Path(out).mkdir(parents=True, exist_ok=True)
-        data = self.exportCorrections(pathlib.Path(out) / CORRECTIONS_FOLDER, validation, scene)
+        data = self.exportCorrections(pathlib.Path(out) / CORRECTIONS_FOLDER, validation, training, scene)
         model = pathlib.Path(model) if model else self.currentModelPath()
         overrides = fine_tune_settings(model, epochs or FINE_TUNE_EPOCHS, extra=settings)
         return self.train(data, out, "all", overrides)
 
     def fineTuneFromParameters(self, parameterNode):
-        """What Fine-tune on corrections does: the panel's output folder, its training-data folder (if set) as the
-        validation data, and the panel's batch size, loss weights, flow, device and AMP."""
+        """What Fine-tune on corrections does: the panel's output folder, its training-data folder (if set: its train
+        cases train alongside the corrections, its val cases validate), and the panel's batch size, loss weights,
+        flow, device and AMP."""
         p = parameterNode
         if not _isSet(p.outputFolder):
             raise ValueError("Choose an output folder.")
         values = {name: getattr(p, name) for name in FINE_TUNE_PANEL_SETTINGS}
         settings = panel_overrides(values, p.otherSettings)
-        return self.fineTuneFromCorrections(p.outputFolder, validation=p.dataFolder if _isSet(p.dataFolder) else None,
-                                            settings=settings)
+        data = p.dataFolder if _isSet(p.dataFolder) else None
+        return self.fineTuneFromCorrections(p.outputFolder, validation=data, training=data, settings=settings)
 
     # ------------------------------------------------------------------ run
     def pythonExecutable(self):

@@ -104,3 +104,20 @@ def test_fine_tune_on_corrections_exports_them_and_starts_from_the_segmentation_
     assert cases == {"sweep1": ("train", (2,)), "sweep2": ("val", (4,))}
     assert overrides["teacher.init"] == str(model) and overrides["optim.batch_size"] == 3
     assert overrides["optim.epochs"] == 5 and (overrides["data.height"], overrides["data.width"]) == (64, 96)
+
+    # with a training-data folder: its train cases train alongside the corrections, its val cases validate
+    from DTCSegmentationLib.mrml import new_scene
+    from DTCTrainingLib.mrml import add_annotation_sequence, annotated_recordings, write_training_data
+
+    other = new_scene()
+    for seed, name in ((7, "old_train"), (8, "old_val")):
+        images = add_volume_sequence(other, recording(5, seed), name)
+        add_sequence_browser(other, [images])
+        add_annotation_sequence(other, images, {1: mask}, f"{name} masks")
+    parameters.dataFolder = str(write_training_data(other, annotated_recordings(other), tmp_path / "old").parent)
+    started.clear()
+    panel.logic.fineTuneFromParameters(parameters)
+    ((data, *_), _), = started
+    cases = {case.id: (case.split, case.labelled_frames) for case in load_manifest(data).cases}
+    assert cases == {"sweep1": ("train", (2,)), "sweep2": ("train", (4,)), "training_old_train": ("train", (1,)),
+                     "validation_old_val": ("val", (1,))}

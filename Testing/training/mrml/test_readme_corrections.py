@@ -63,7 +63,7 @@ def test_readme_correction_calls_run_on_a_headless_scene(tmp_path, monkeypatch, 
                                   recording.masks.frames[CORRECTED])
     cases = {case.id: case for case in load_manifest(tmp_path / "dtc_corrections").cases}
     assert {name: (case.split, case.labelled_frames) for name, case in cases.items()} == {
-        "sweep": ("train", (CORRECTED,)), "validation_held_out": ("val", (1, 4))}
+        "sweep": ("train", (CORRECTED,)), "training_other": ("train", (1, 4)), "validation_held_out": ("val", (1, 4))}
     process = namespace["process"]
     assert process.state == "finished", list(process.log)[-5:]
     assert json.loads((tmp_path / "dtc_finetuned" / "teacher_config.json").read_text())["teacher"]["init"] == str(

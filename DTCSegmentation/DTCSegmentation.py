@@ -456,6 +456,21 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
                                  masks_as=masksAs)
 
     @staticmethod
+    def segmentationsFromLabelmaps(labelmaps, name=None):
+        """A segmentation sequence (one Prostate segment per frame) from a labelmap sequence or its proxy, played by
+        the same browser with its edits saved."""
+        from DTCSegmentationLib.mrml import segmentations_from_labelmaps
+
+        return segmentations_from_labelmaps(slicer.mrmlScene, labelmaps, name)
+
+    @staticmethod
+    def labelmapsFromSegmentations(segmentations, frames=None, name=None):
+        """A labelmap sequence (0/1 on each frame's grid) from a segmentation sequence or its proxy."""
+        from DTCSegmentationLib.mrml import labelmaps_from_segmentations
+
+        return labelmaps_from_segmentations(slicer.mrmlScene, segmentations, frames, name)
+
+    @staticmethod
     def correctedFrames(run):
         """Frame indices whose segment the user changed (the run's segmentation against the model's masks)."""
         from DTCSegmentationLib.mrml import corrected_frames

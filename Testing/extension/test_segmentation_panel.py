@@ -209,3 +209,9 @@ def test_masks_as_segmentation_makes_a_segmentation_sequence_in_the_browser(pane
     run = panel.logic.findRun(parameters.masks)
     assert run.segmentation is not None and browser.IsSynchronizedSequenceNodeID(run.segmentation.GetID(), False)
     assert panel.logic.correctedFrames(run) == []
+    labelmaps = panel.logic.labelmapsFromSegmentations(run.displayed["segmentation"])
+    again = panel.logic.segmentationsFromLabelmaps(labelmaps, "again")
+    for index in range(3):
+        model = slicer.util.arrayFromVolume(run.masks.GetNthDataNode(index))[0]
+        np.testing.assert_array_equal(slicer.util.arrayFromVolume(labelmaps.GetNthDataNode(index))[0], model)
+    assert again.GetNumberOfDataNodes() == 3 and browser.IsSynchronizedSequenceNodeID(again.GetID(), False)

@@ -440,10 +440,11 @@ class Trainer:
         first_epoch = self.state["epoch"]
         if first_epoch and self.state["stale_epochs"] >= config.optim.patience:
             first_epoch = config.optim.epochs  # a resumed run that had stopped early stays stopped
-        if self.state["epoch"] == 0 and self.stage == "teacher" and config.teacher.init:
-            # Fine-tuning: the starting weights are the bar to beat.  On real sweeps a few epochs on
-            # a few corrected frames scored below them on validation (bench/bench_corrections.py), so
-            # a run that never beats them returns them rather than its least bad epoch.
+        if self.state["epoch"] == 0 and config.teacher.init:
+            # Fine-tuning (both stages of a run that starts from a model): the starting weights are the
+            # bar to beat.  On real sweeps a few epochs on a few corrected frames scored below them on
+            # validation (bench/bench_corrections.py), so a stage that never beats them returns them
+            # rather than its least bad epoch.
             metrics = self.validate()
             self.state.update(best_dice=metrics["dice"], best_epoch=0)
             self._save_best({"val_dice": metrics["dice"], "val_frames": metrics["frames"], "epoch": 0})

@@ -164,6 +164,10 @@ def fill_training(panel, run: Path = None) -> None:
         values.update(dataFolder=config["data"]["dataset"], outputFolder=str(run), otherSettings=" ".join(other))
     set_parameters(panel, values, choices)
     if run is not None:
+        # the path edits are kept in step by the panel's code, not bound by a SlicerParameterName
+        for name, parameter in (("dataFolderPathLineEdit", "dataFolder"), ("outputFolderPathLineEdit", "outputFolder")):
+            child(panel, name).setText(values[parameter])
+            child(panel, name).setCursorPosition(0)
         show_run(panel, run)
 
 

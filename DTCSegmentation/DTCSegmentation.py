@@ -18,7 +18,7 @@ from typing import Annotated, Union
 import qt
 import slicer
 import vtk
-from DTCSegmentationLib.choices import BACKENDS, DEVICES, MASK_FORMATS
+from DTCSegmentationLib.choices import BACKENDS, DEVICES, MASK_FORMATS, MASK_NODES
 from DTCSegmentationLib.dependencies import dependencies_ready, dependency_status_text
 from slicer import (
     vtkMRMLLabelMapVolumeNode,
@@ -109,6 +109,7 @@ class DTCSegmentationParameterNode:
     fillHoles: bool = True
     saveProbabilities: bool = False
     flickerDice: Annotated[float, WithinRange(0.5, 0.999)] = 0.9
+    masksAs: Annotated[str, Choice(list(MASK_NODES))] = "labelmap"
     masks: Union[vtkMRMLSequenceNode, vtkMRMLLabelMapVolumeNode, None]
     consistencyTable: vtkMRMLTableNode
     consistencyChart: vtkMRMLPlotChartNode
@@ -477,12 +478,39 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
                               None if parameters.useModelThreshold else parameters.threshold,
                               parameters.largestComponent, parameters.fillHoles)
 
-    def segment(self, inputNode, segmenter, probabilities=False, flickerDice=0.9, progress=None, shouldCancel=None):
-        """Segment a browser / sequence / volume; returns the run (masks, flicker maps, table, charts, summary)."""
+    def segment(self, inputNode, segmenter, probabilities=False, flickerDice=0.9, progress=None, shouldCancel=None,
+                masksAs="labelmap"):
+        """Segment a browser / sequence / volume; returns the run (masks, flicker maps, table, charts, summary).
+
+        ``masksAs="segmentation"`` adds a segmentation sequence (one Prostate segment per frame) to correct in the
+        Segment Editor; ``correctedFrames(run)`` then lists the frames that differ from the model's masks."""
         from DTCSegmentationLib.mrml import segment_recording
 
         return segment_recording(slicer.mrmlScene, inputNode, segmenter, probabilities=probabilities,
-                                 flicker_dice=flickerDice, progress=progress, should_cancel=shouldCancel)
+                                 flicker_dice=flickerDice, progress=progress, should_cancel=shouldCancel,
+                                 masks_as=masksAs)
+
+    @staticmethod
+    def segmentationsFromLabelmaps(labelmaps, name=None):
+        """A segmentation sequence (one Prostate segment per frame) from a labelmap sequence or its proxy, played by
+        the same browser with its edits saved."""
+        from DTCSegmentationLib.mrml import segmentations_from_labelmaps
+
+        return segmentations_from_labelmaps(slicer.mrmlScene, labelmaps, name)
+
+    @staticmethod
+    def labelmapsFromSegmentations(segmentations, frames=None, name=None):
+        """A labelmap sequence (0/1 on each frame's grid) from a segmentation sequence or its proxy."""
+        from DTCSegmentationLib.mrml import labelmaps_from_segmentations
+
+        return labelmaps_from_segmentations(slicer.mrmlScene, segmentations, frames, name)
+
+    @staticmethod
+    def correctedFrames(run):
+        """Frame indices whose segment the user changed (the run's segmentation against the model's masks)."""
+        from DTCSegmentationLib.mrml import corrected_frames
+
+        return corrected_frames(slicer.mrmlScene, run)
 
     def segmentFromParameters(self, parameters, progress=None, shouldCancel=None):
         """Apply: segment with the panel's settings, replacing the previous run's outputs; None if cancelled."""
@@ -491,7 +519,8 @@ class DTCSegmentationLogic(ScriptedLoadableModuleLogic):
         previous = self.findRun(parameters.masks)
         try:
             run = self.segment(parameters.inputNode, self.segmenterFromParameters(parameters),
-                               parameters.saveProbabilities, parameters.flickerDice, progress, shouldCancel)
+                               parameters.saveProbabilities, parameters.flickerDice, progress, shouldCancel,
+                               parameters.masksAs)
         except SegmentationCancelled as cancelled:
             logging.info(str(cancelled))
             return None
@@ -678,7 +707,7 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
         """What the panel's Reload and Test runs: every test, a skipped one logged rather than raised."""
         for name in ("test_dependency_report", "test_segment_browser_and_reload_bundle",
                      "test_parameter_node_restores_the_panel", "test_live_mask_follows_image_updates",
-                     "test_gland_in_3d_from_a_tracked_sweep"):
+                     "test_gland_in_3d_from_a_tracked_sweep", "test_corrected_frame_in_the_segmentation"):
             self.setUp()
             try:
                 getattr(self, name)()
@@ -764,6 +793,25 @@ class DTCSegmentationTest(ScriptedLoadableModuleTest):
         self.assertEqual(gland.summary["frames_with_gland"], 23)  # |z| <= 11 mm: at 12 mm the cut is a single point
         self.assertTrue(gland.model.GetDisplayNode().GetVisibility3D())
         self.assertIn("mL", DTCSegmentationLogic.glandText(gland))
+
+    def test_corrected_frame_in_the_segmentation(self):
+        """Masks as a segmentation; an edit of the shown frame through slicer.util (the Segmentations module's
+        logic, as Segment Editor effects use it) is kept by the browser and counts as a correction."""
+        self.requirePackages()
+        import numpy as np
+
+        logic = DTCSegmentationLogic()
+        images, sequence, browser = self._recording()
+        with tempfile.TemporaryDirectory() as folder:
+            run = logic.segment(browser, self._tinySegmenter(folder), masksAs="segmentation")
+        self.assertEqual(browser.GetNumberOfSynchronizedSequenceNodes(), 3)
+        browser.SetSelectedItemNumber(3)
+        mask = np.zeros((1,) + images.frames.shape[1:3], np.uint8)
+        mask[0, 20:40, 30:60] = 1
+        slicer.util.updateSegmentBinaryLabelmapFromArray(mask, run.displayed["segmentation"], "Prostate",
+                                                         browser.GetProxyNode(sequence))
+        browser.SetSelectedItemNumber(0)
+        self.assertEqual(logic.correctedFrames(run), [3])
 
     def test_parameter_node_restores_the_panel(self):
         self.requirePackages()

@@ -43,6 +43,10 @@ from DTCTrainingLib.run_folder import has_checkpoint
 from DTCTrainingLib.training_process import TrainingProcess, event_summary
 
 SCENE_DATA_FOLDER = "scene_data"  # inside the output folder: the scene's recordings as a training-data folder
+CORRECTIONS_FOLDER = "corrections_data"  # inside the output folder: the corrected frames as a training-data folder
+FINE_TUNE_PANEL_SETTINGS = ("batchSize", "weightSegmentation", "weightDistillation", "weightConsistency",
+                            "weightPrototype", "flowMethod", "device", "amp")
+"""Panel settings a fine-tuning run takes; network, input size and the (short) schedule come from the model."""
 
 
 class DTCTraining(ScriptedLoadableModule):
@@ -124,7 +128,8 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             pathEdit.connect("currentPathChanged(QString)", lambda path, name=parameterName: self.onPathEdited(name, path))
         # The .ui's tooltips say what an enabled button does; a disabled one says why instead.
         self._toolTips = {name: getattr(self.ui, name).toolTip for name in (
-            "startButton", "cancelButton", "resumeButton", "useModelButton", "installDependenciesButton")}
+            "startButton", "cancelButton", "resumeButton", "useModelButton", "installDependenciesButton",
+            "fineTuneButton")}
         self.plotWidget = slicer.qMRMLPlotWidget()
         self.plotWidget.setMRMLScene(slicer.mrmlScene)
         self.ui.curvesFrame.layout().addWidget(self.plotWidget)
@@ -136,6 +141,7 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.installDependenciesButton.clicked.connect(self.onInstallDependencies)
         self.ui.findSceneRecordingsButton.clicked.connect(self.updateSceneRecordings)
         self.ui.startButton.clicked.connect(self.onStart)
+        self.ui.fineTuneButton.clicked.connect(self.onFineTune)
         self.ui.cancelButton.clicked.connect(self.onCancel)
         self.ui.resumeButton.clicked.connect(self.onResume)
         self.ui.useModelButton.clicked.connect(self.onUseModel)
@@ -238,6 +244,14 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.logic.startTraining(self._parameterNode)
         self.onStarted()
 
+    def onFineTune(self):
+        if not self.packagesReady():
+            return
+        with slicer.util.tryWithErrorDisplay(_("Fine-tuning could not start."), waitCursor=True):
+            self.ui.logTextEdit.clear()
+            self.logic.fineTuneFromParameters(self._parameterNode)
+        self.onStarted()
+
     def onResume(self):
         if not self.packagesReady():
             return
@@ -285,6 +299,8 @@ class DTCTrainingWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         running = process is not None and process.running
         busy = _("A training run is in progress; cancel it first.")
         self._enable("startButton", busy if running else None)
+        self._enable("fineTuneButton", busy if running else None if parameters is not None and _isSet(
+            parameters.outputFolder) else _("Choose an output folder first."))
         self._enable("cancelButton", None if running else _("No training run is in progress."))
         stopped = process is not None and process.state in ("cancelled", "failed")
         self._enable("resumeButton", busy if running else None if stopped or self.logic.hasCheckpoint(parameters) else _(
@@ -317,7 +333,8 @@ class DTCTrainingLogic(ScriptedLoadableModuleLogic):
 
     ``logic = slicer.util.getModuleLogic("DTCTraining")``; ``logic.train(data, out, "all", {"optim.epochs": 20})``
     starts a run, ``logic.process`` follows it (``wait()``, ``events``, ``cancel()``), ``logic.resumeTraining()``,
-    ``logic.updateCurves()``, ``logic.useModel()``.
+    ``logic.updateCurves()``, ``logic.useModel()``; ``logic.fineTuneFromCorrections(out)`` fine-tunes DTC
+    Segmentation's model on the frames corrected in the Segment Editor.
     """
 
     def __init__(self):
@@ -355,6 +372,49 @@ class DTCTrainingLogic(ScriptedLoadableModuleLogic):
 
         recordings = self.sceneRecordings(scene)
         return write_training_data(scene or slicer.mrmlScene, recordings, folder, overwrite=True).parent
+
+    def exportCorrections(self, folder, validation=None, training=None, scene=None):
+        """Write the frames corrected in the scene's segmentation runs as a training-data folder (replacing an
+        earlier export): corrected frames labelled, the others unlabelled, plus the val cases of ``validation``
+        and the train cases of ``training`` (training-data folders); returns the folder."""
+        from DTCTrainingLib.mrml import write_correction_data
+
+        return write_correction_data(scene or slicer.mrmlScene, folder, validation=validation or None,
+                                     training=training or None, overwrite=True).parent
+
+    def currentModelPath(self):
+        """The model DTC Segmentation uses (its panel's model, else the shipped one)."""
+        from DTCSegmentationLib.networks.default_model import default_model_path
+
+        parameterNode = slicer.util.getModuleLogic("DTCSegmentation").getParameterNode()
+        path = parameterNode.modelPath if hasattr(parameterNode, "modelPath") else parameterNode.GetParameter("modelPath")
+        return pathlib.Path(path) if _isSet(path) else default_model_path()
+
+    def fineTuneFromCorrections(self, out, model=None, validation=None, training=None, epochs=None, settings=None,
+                                scene=None):
+        """Correct-and-retrain in one call: export the corrections to ``out/corrections_data`` and start ``dtc train
+        all`` from ``model``'s weights (default: DTC Segmentation's model) with a short schedule; returns the
+        TrainingProcess. ``validation`` / ``training``: training-data folders whose val / train cases validate /
+        train alongside the corrections (see exportCorrections)."""
+        from DTCTrainingLib.fine_tuning import FINE_TUNE_EPOCHS, fine_tune_settings
+
+        pathlib.Path(out).mkdir(parents=True, exist_ok=True)
+        data = self.exportCorrections(pathlib.Path(out) / CORRECTIONS_FOLDER, validation, training, scene)
+        model = pathlib.Path(model) if model else self.currentModelPath()
+        overrides = fine_tune_settings(model, epochs or FINE_TUNE_EPOCHS, extra=settings)
+        return self.train(data, out, "all", overrides)
+
+    def fineTuneFromParameters(self, parameterNode):
+        """What Fine-tune on corrections does: the panel's output folder, its training-data folder (if set: its train
+        cases train alongside the corrections, its val cases validate), and the panel's batch size, loss weights,
+        flow, device and AMP."""
+        p = parameterNode
+        if not _isSet(p.outputFolder):
+            raise ValueError("Choose an output folder.")
+        values = {name: getattr(p, name) for name in FINE_TUNE_PANEL_SETTINGS}
+        settings = panel_overrides(values, p.otherSettings)
+        data = p.dataFolder if _isSet(p.dataFolder) else None
+        return self.fineTuneFromCorrections(p.outputFolder, validation=data, training=data, settings=settings)
 
     # ------------------------------------------------------------------ run
     def pythonExecutable(self):

@@ -40,3 +40,7 @@ INT8_MIN_AGREEMENT = 0.98
 
 INT8_CALIBRATION_FRAMES = 100
 """Frames of the user's recordings that calibrate int8 activation ranges (as many more, at most, check the result)."""
+
+MASK_NODES = ("labelmap", "segmentation")
+"""How a run's masks appear in the scene: a labelmap sequence only, or also a segmentation sequence (one "Prostate"
+segment per frame) that the Segment Editor corrects (``DTCSegmentationLib.mrml.segmentations``)."""

@@ -440,6 +440,15 @@ class Trainer:
         first_epoch = self.state["epoch"]
         if first_epoch and self.state["stale_epochs"] >= config.optim.patience:
             first_epoch = config.optim.epochs  # a resumed run that had stopped early stays stopped
+        if self.state["epoch"] == 0 and config.teacher.init:
+            # Fine-tuning (both stages of a run that starts from a model): the starting weights are the
+            # bar to beat.  On real sweeps a few epochs on a few corrected frames scored below them on
+            # validation (bench/bench_corrections.py), so a stage that never beats them returns them
+            # rather than its least bad epoch.
+            metrics = self.validate()
+            self.state.update(best_dice=metrics["dice"], best_epoch=0)
+            self._save_best({"val_dice": metrics["dice"], "val_frames": metrics["frames"], "epoch": 0})
+            self.emit({"event": "initial", "val": metrics})
         for epoch in range(first_epoch, config.optim.epochs):
             losses = self.train_epoch(epoch)
             self.ddp.share_buffers(self.model)

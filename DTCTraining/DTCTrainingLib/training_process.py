@@ -323,6 +323,8 @@ def event_summary(event: Dict) -> str:
         left = f", about {minutes:.0f} min left" if minutes >= 1 else ""
         return (f"{stage} epoch {event['epoch']}/{event['epochs']}: loss {event['losses']['total']:.4f}, "
                 f"validation Dice {event['val']['dice']:.4f}{' (best)' if event.get('improved') else ''}{left}")
+    if kind == "initial":
+        return f"{stage} starting weights: validation Dice {event['val']['dice']:.4f} (the bar to beat)"
     if kind == "early_stop":
         return f"{stage} stopped early after epoch {event['epoch']} (best epoch {event['best_epoch']})"
     if kind == "done":

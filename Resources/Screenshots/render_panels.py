@@ -143,6 +143,14 @@ def set_parameters(panel, values: dict, choices: dict = None) -> None:
             widget.setCursorPosition(0)
 
 
+def fill_segmentation(panel) -> None:
+    """The model line as the panel shows it for an empty model field: the shipped model."""
+    from DTCSegmentationLib.networks.default_model import default_model_path
+    from DTCSegmentationLib.networks.model_description import describe_model_file
+
+    child(panel, "modelInfoLabel").setText(describe_model_file(default_model_path()))
+
+
 def fill_training(panel, run: Path = None) -> None:
     from DTCTrainingLib.config import config_fields, load_config
     from DTCSegmentationLib.choices import DEVICES, FLOW_METHODS, NETWORK_NAMES
@@ -164,6 +172,10 @@ def fill_training(panel, run: Path = None) -> None:
         values.update(dataFolder=config["data"]["dataset"], outputFolder=str(run), otherSettings=" ".join(other))
     set_parameters(panel, values, choices)
     if run is not None:
+        # the path edits are kept in step by the panel's code, not bound by a SlicerParameterName
+        for name, parameter in (("dataFolderPathLineEdit", "dataFolder"), ("outputFolderPathLineEdit", "outputFolder")):
+            child(panel, name).setText(values[parameter])
+            child(panel, name).setCursorPosition(0)
         show_run(panel, run)
 
 
@@ -232,18 +244,22 @@ def main(argv=None) -> int:
     parser.add_argument("--run", type=Path, help="a DTC training run folder (events.jsonl) to show in DTC Training")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="where the PNGs go")
     parser.add_argument("--width", type=int, default=420, help="panel width in pixels")
+    parser.add_argument("--modules", nargs="+", choices=("DTCSegmentation", "DTCTraining"),
+                        default=["DTCSegmentation", "DTCTraining"], help="the panels to render")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
     app.setStyle("Fusion")
-    for module in ("DTCSegmentation", "DTCTraining"):
+    for module in args.modules:
         panel = load_panel(module)
         set_parameters(panel, parameter_defaults(module))
         fill_common(panel)
         if module == "DTCTraining":
             fill_training(panel, args.run)
+        else:
+            fill_segmentation(panel)
         panel.resize(args.width, panel.sizeHint().height())
         panel.adjustSize()
         panel.resize(args.width, panel.height())

@@ -219,3 +219,26 @@ def test_the_model_line_shows_the_chosen_file_and_an_int8_files_agreement_with_f
     assert "input 32 x 48" in panel.ui.modelInfoLabel.text
     panel.onPathEdited("modelPath", str(tmp_path / "missing.safetensors"))
     assert "missing.safetensors" in panel.ui.modelInfoLabel.text and "does not exist" in panel.ui.modelInfoLabel.text
+
+
+@pytest.mark.slow
+def test_masks_as_segmentation_makes_a_segmentation_sequence_in_the_browser(panel, tmp_path):
+    from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence
+
+    frames = recording(3)
+    tiny_segmenter(tmp_path, frames)
+    parameters = panel._parameterNode
+    browser = add_sequence_browser(slicer.mrmlScene, [add_volume_sequence(slicer.mrmlScene, frames, "sweep")])
+    parameters.inputNode, parameters.modelPath, parameters.device = browser, str(tmp_path / "tiny0.safetensors"), "cpu"
+    parameters.masksAs = "segmentation"
+    panel.onApply()
+    assert errors() == []
+    run = panel.logic.findRun(parameters.masks)
+    assert run.segmentation is not None and browser.IsSynchronizedSequenceNodeID(run.segmentation.GetID(), False)
+    assert panel.logic.correctedFrames(run) == []
+    labelmaps = panel.logic.labelmapsFromSegmentations(run.displayed["segmentation"])
+    again = panel.logic.segmentationsFromLabelmaps(labelmaps, "again")
+    for index in range(3):
+        model = slicer.util.arrayFromVolume(run.masks.GetNthDataNode(index))[0]
+        np.testing.assert_array_equal(slicer.util.arrayFromVolume(labelmaps.GetNthDataNode(index))[0], model)
+    assert again.GetNumberOfDataNodes() == 3 and browser.IsSynchronizedSequenceNodeID(again.GetID(), False)

@@ -68,3 +68,56 @@ def test_disabled_buttons_say_why(panel):
         button = getattr(panel.ui, name)
         assert not button.enabled and reason in button.toolTip, name
     assert panel.ui.startButton.enabled and panel.ui.startButton.toolTip == "Start training in a separate process."
+
+
+def test_fine_tune_on_corrections_exports_them_and_starts_from_the_segmentation_model(panel, tmp_path):
+    """The button's call: corrections of the scene as training data, the panel's output folder and settings, the
+    training-data folder as validation, DTC Segmentation's model as the start, a short schedule."""
+    import numpy as np
+    from DTCSegmentationLib.inference.segmenter import Segmenter
+    from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence, segment_recording
+    from DTCTrainingLib.data.manifest import load_manifest
+    from samples import correct_frame, recording, tiny_model_file
+
+    assert not panel.ui.fineTuneButton.enabled and "output folder" in panel.ui.fineTuneButton.toolTip
+    scene = slicer.mrmlScene
+    model = tiny_model_file(tmp_path / "current.safetensors", input_size=(64, 96))
+    for seed, frame in ((1, 2), (2, 4)):
+        images = add_volume_sequence(scene, recording(5, seed), f"sweep{seed}")
+        run = segment_recording(scene, add_sequence_browser(scene, [images]), Segmenter.from_file(model, device="cpu"),
+                                masks_as="segmentation")
+        mask = np.zeros((64, 96), np.uint8)
+        mask[10:30, 20:60] = 1
+        correct_frame(run, frame, mask)
+    parameters = panel._parameterNode
+    parameters.outputFolder, parameters.batchSize, parameters.epochs = str(tmp_path / "run"), 3, 50
+    panel.updateButtons()
+    assert panel.ui.fineTuneButton.enabled
+    started = []
+    panel.logic.currentModelPath = lambda: model
+    panel.logic.train = lambda *args, **kwargs: started.append((args, kwargs))
+    panel.logic.fineTuneFromParameters(parameters)
+
+    ((data, out, stage, overrides), _), = started
+    assert (out, stage) == (str(tmp_path / "run"), "all") and data == tmp_path / "run" / "corrections_data"
+    cases = {case.id: (case.split, case.labelled_frames) for case in load_manifest(data).cases}
+    assert cases == {"sweep1": ("train", (2,)), "sweep2": ("val", (4,))}
+    assert overrides["teacher.init"] == str(model) and overrides["optim.batch_size"] == 3
+    assert overrides["optim.epochs"] == 5 and (overrides["data.height"], overrides["data.width"]) == (64, 96)
+
+    # with a training-data folder: its train cases train alongside the corrections, its val cases validate
+    from DTCSegmentationLib.mrml import new_scene
+    from DTCTrainingLib.mrml import add_annotation_sequence, annotated_recordings, write_training_data
+
+    other = new_scene()
+    for seed, name in ((7, "old_train"), (8, "old_val")):
+        images = add_volume_sequence(other, recording(5, seed), name)
+        add_sequence_browser(other, [images])
+        add_annotation_sequence(other, images, {1: mask}, f"{name} masks")
+    parameters.dataFolder = str(write_training_data(other, annotated_recordings(other), tmp_path / "old").parent)
+    started.clear()
+    panel.logic.fineTuneFromParameters(parameters)
+    ((data, *_), _), = started
+    cases = {case.id: (case.split, case.labelled_frames) for case in load_manifest(data).cases}
+    assert cases == {"sweep1": ("train", (2,)), "sweep2": ("train", (4,)), "training_old_train": ("train", (1,)),
+                     "validation_old_val": ("val", (1,))}

@@ -43,6 +43,29 @@ def teacher_run(dataset, tmp_path_factory):
     return run_dir, path
 
 
+def test_fine_tuning_that_does_not_beat_its_start_returns_the_starting_weights(dataset, teacher_run, tmp_path):
+    """A start that marks every pixel (final bias +50) and lr 0: epoch 1 scores exactly what the start scores,
+    which is no improvement, so the model file is the start (epoch 0), not epoch 1's weights."""
+    from DTCSegmentationLib.networks.model_file import save_model
+
+    _, trained = teacher_run
+    network, info = load_model(trained)
+    last = [module for module in network.modules() if isinstance(module, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        last.bias.fill_(50.0)
+    start_path = save_model(tmp_path / "everything.safetensors", network, info)
+    config = config_for(dataset, "optim.epochs=1", "optim.lr=0", f"teacher.init={start_path}")
+    path = train("teacher", config, tmp_path / "finetune")
+    (epoch,) = epoch_events(tmp_path / "finetune", "teacher")
+    initial = next(e for e in map(json.loads, (tmp_path / "finetune" / "events.jsonl").read_text().splitlines())
+                   if e["event"] == "initial")
+    assert epoch["val"]["dice"] == initial["val"]["dice"] > 0 and not epoch["improved"]
+    tuned, tuned_info = load_model(path)
+    assert tuned_info.metrics["epoch"] == 0
+    for (name, a), b in zip(network.named_parameters(), tuned.parameters()):
+        assert torch.equal(a, b), name
+
+
 def test_teacher_lowers_its_loss_and_saves_a_model_with_metrics(teacher_run):
     run_dir, path = teacher_run
     epochs = epoch_events(run_dir, "teacher")
@@ -158,6 +181,9 @@ def test_teacher_init_starts_from_the_given_models_weights(dataset, teacher_run,
     tuned, _ = load_model(path)
     for (name, a), b in zip(start.named_parameters(), tuned.parameters()):
         assert torch.equal(a, b), name
+    initial = [json.loads(line) for line in (tmp_path / "finetune" / "events.jsonl").read_text().splitlines()
+               if json.loads(line)["event"] == "initial"]
+    assert len(initial) == 1 and initial[0]["val"]["dice"] == pytest.approx(load_model(start_path)[1].metrics["val_dice"])
     other = config_for(dataset, "optim.epochs=1", f"teacher.init={start_path}",
                        'network.arguments={"features": [8, 8, 16, 16]}')
     with pytest.raises(TrainingError, match="network.name"):

@@ -14,6 +14,8 @@ One concept per module:
 * ``views``: display nodes and slice-view layers;
 * ``recording_segmentation``: segment a recording in the scene (the panel's Apply);
 * ``model_comparison``: two models on one recording, side by side;
+* ``segmentations``: masks as segmentation sequences (one "Prostate" segment per frame), both ways;
+* ``corrections``: which frames the user corrected in the Segment Editor;
 * ``live_segmentation``: segment an image node that another module keeps updating;
 * ``gland_reconstruction``: a segmented sweep's masks compounded into the gland in 3D, its volume;
 * ``recording_export``: NIfTI / PNG / ``.seq.nrrd`` files and the per-frame CSV;
@@ -33,11 +35,13 @@ from DTCSegmentationLib.mrml.frame_source import frame_source as frame_source
 _EXPORTS = {
     "bundle": ("bundle_recording", "read_scene_bundle", "write_scene_bundle"),
     "gland_reconstruction": ("GlandReconstruction", "reconstruct_gland"),
+    "corrections": ("changed_pixels", "corrected_frames"),
     "live_segmentation": ("LiveSegmentation",),
     "model_comparison": ("ModelComparison", "compare_models"),
     "recording_files": ("export_recording", "write_table_csv"),
     "recording_segmentation": ("RecordingSegmentation", "SegmentationCancelled", "find_run", "segment_recording"),
     "scene": ("new_scene",),
+    "segmentations": ("labelmaps_from_segmentations", "segmentations_from_labelmaps"),
     "views": ("show_in_slice_views",),
     "volume_sequences": ("add_sequence_browser", "add_volume_sequence"),
 }

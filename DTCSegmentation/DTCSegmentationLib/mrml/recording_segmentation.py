@@ -11,6 +11,7 @@ Example (Slicer's Python console; headless, any scene from :func:`~.scene.new_sc
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional
 
+from DTCSegmentationLib.choices import MASK_NODES
 from DTCSegmentationLib.errors import DTCError
 from DTCSegmentationLib.mrml.consistency_nodes import (
     area_chart,
@@ -26,10 +27,12 @@ from DTCSegmentationLib.mrml.scene import (
     ROLE_ATTRIBUTE,
     RUN_ATTRIBUTE,
     all_nodes,
+    nodes_by_class,
     removed_on_failure,
     tag,
     unsynchronize,
 )
+from DTCSegmentationLib.mrml.segmentations import segmentations_from_labelmaps
 from DTCSegmentationLib.mrml.views import display_flicker_map, display_labelmap, show_in_slice_views
 from DTCSegmentationLib.mrml.volume_sequences import add_sequence_browser, add_to_browser
 from DTCSegmentationLib.temporal.consistency import (
@@ -65,6 +68,8 @@ class RecordingSegmentation:
         report: the per-frame curves as arrays.
         summary: recording-level scores (``ConsistencyReport.summary()`` plus ``frames``).
         displayed: output name -> the node views show (the browser's proxy, or the volume itself).
+        segmentation: with ``masks_as="segmentation"``, a sequence of segmentation nodes (one "Prostate"
+            segment per frame, edits saved into it) next to ``masks``, which keeps the model's own masks.
     """
 
     name: str
@@ -78,6 +83,7 @@ class RecordingSegmentation:
     report: ConsistencyReport
     summary: Dict[str, float]
     displayed: Dict[str, object] = field(default_factory=dict)
+    segmentation: Optional[object] = None
 
     def frames_node(self):
         """The node views show the frames in (the browser's proxy, or the input volume)."""
@@ -88,14 +94,24 @@ class RecordingSegmentation:
     def show(self, scene, flicker: bool = True, views=None) -> int:
         """Show frames, mask and the flicker overlay (transparent if ``flicker`` is False) in the slice views.
 
+        With a segmentation the views show it instead of the labelmap (a segmentation draws itself in
+        every view; the label layer is cleared where it showed this run's labelmap, so the mask is not drawn twice).
         Returns how many views changed (``views``: their layout names; None: all).
         """
-        return show_in_slice_views(scene, self.frames_node(), self.displayed["masks"], self.displayed["flicker"],
-                                   FLICKER_OPACITY if flicker else 0.0, views)
+        segmentation = self.displayed.get("segmentation")
+        label = self.displayed["masks"] if segmentation is None else None
+        changed = show_in_slice_views(scene, self.frames_node(), label, self.displayed["flicker"],
+                                      FLICKER_OPACITY if flicker else 0.0, views)
+        if segmentation is not None:
+            for composite in nodes_by_class(scene, "vtkMRMLSliceCompositeNode"):
+                if composite.GetLabelVolumeID() == self.displayed["masks"].GetID():
+                    composite.SetLabelVolumeID(None)
+            segmentation.GetDisplayNode().SetVisibility(True)
+        return changed
 
     def remove(self, scene) -> None:
         """Take this run's nodes (and their proxies) out of the scene."""
-        for key in ("masks", "flicker", "probabilities"):
+        for key in ("segmentation", "masks", "flicker", "probabilities"):
             node = getattr(self, key)
             if node is None:
                 continue
@@ -112,7 +128,8 @@ class RecordingSegmentation:
 def segment_recording(scene, node, segmenter, name: Optional[str] = None, probabilities: bool = False,
                       flicker_dice: float = FLICKER_DICE, flow_settings: FlowSettings = FlowSettings(),
                       progress: Optional[Progress] = None,
-                      should_cancel: Optional[Callable[[], bool]] = None) -> RecordingSegmentation:
+                      should_cancel: Optional[Callable[[], bool]] = None,
+                      masks_as: str = "labelmap") -> RecordingSegmentation:
     """Segment every frame of a recording and add the results to ``scene``.
 
     Frames stream through the segmenter in its batches; each mask, flicker map and probability
@@ -128,6 +145,9 @@ def segment_recording(scene, node, segmenter, name: Optional[str] = None, probab
         flow_settings: optical flow used for the flow-compensated scores.
         progress: called with ``(frames done, total)`` after every frame.
         should_cancel: polled after every frame; True stops the run with :class:`SegmentationCancelled`.
+        masks_as: ``"labelmap"`` or ``"segmentation"``: also a segmentation sequence (one "Prostate" segment
+            per frame, Slicer's colour) in the browser, to correct in the Segment Editor; the labelmap
+            sequence stays as the model's own output, which :func:`~.corrections.corrected_frames` compares with.
 
     A sequence gets its outputs as sequences with the same index values in the browser that plays it
     (a new browser if it had none), so playback shows the mask of every frame and the proxies keep
@@ -136,7 +156,12 @@ def segment_recording(scene, node, segmenter, name: Optional[str] = None, probab
     # Here, not at the top: find_run and show must load before OpenCV is installed (the panel uses them).
     from DTCSegmentationLib.inference.preprocessing import probability_to_uint8
 
+    if masks_as not in MASK_NODES:
+        raise ValueError(f"masks_as must be one of {MASK_NODES}, got {masks_as!r}")
     source = frame_source(scene, node)
+    if masks_as == "segmentation" and source.sequence is None:
+        raise DTCError(f"'{source.name}' is a volume, not a sequence: segmentations are made per frame of a sequence.",
+                       fix="Load the recording as a sequence (a browser or volume sequence), or write labelmaps.")
     name = _unique_run_name(scene, name or f"{source.name} DTC")
     total = len(source)
     with removed_on_failure(scene):
@@ -176,9 +201,14 @@ def segment_recording(scene, node, segmenter, name: Optional[str] = None, probab
         displayed = _attach(scene, source, outputs)
         display_labelmap(displayed["masks"])
         display_flicker_map(scene, displayed["flicker"])
+        segmentation = None
+        if masks_as == "segmentation":
+            segmentation = segmentations_from_labelmaps(scene, masks.node, f"{name} segmentation")
+            tag(segmentation, "segmentation").SetAttribute(RUN_ATTRIBUTE, name)
+            displayed["segmentation"] = source.browser.GetProxyNode(segmentation)
     summary = dict(report.summary(), frames=total)
     return RecordingSegmentation(name, source, masks.node, flicker.node, maps.node if maps else None, table, *charts,
-                                 report, summary, displayed)
+                                 report, summary, displayed, segmentation)
 
 
 def find_run(scene, node) -> Optional[RecordingSegmentation]:
@@ -200,14 +230,14 @@ def find_run(scene, node) -> Optional[RecordingSegmentation]:
                        fix="Segment the recording again.")
     source = frame_source(scene, recording)
     displayed = {}
-    for role in ("masks", "flicker", "probabilities"):
+    for role in ("masks", "flicker", "probabilities", "segmentation"):
         if role in nodes:
             output = nodes[role]
             displayed[role] = source.browser.GetProxyNode(output) if output.IsA("vtkMRMLSequenceNode") else output
     table = nodes["table"]
     return RecordingSegmentation(name, source, masks, nodes["flicker"], nodes.get("probabilities"), table,
                                  nodes["chart"], nodes["area chart"], report_from_table(table),
-                                 dict(table_summary(table), frames=len(source)), displayed)
+                                 dict(table_summary(table), frames=len(source)), displayed, nodes.get("segmentation"))
 
 
 def _unique_run_name(scene, name: str) -> str:

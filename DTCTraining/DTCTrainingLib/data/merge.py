@@ -42,14 +42,16 @@ def merge_datasets(sources: Sequence[PathLike], out: PathLike, prefixes: Optiona
         cases: List[Case] = []
         for manifest, prefix in zip(manifests, prefixes):
             for case in manifest.cases:
-                cases.append(_copied_case(case, manifest.root, folder / prefix, prefix, out / prefix))
+                cases.append(copied_case(case, manifest.root, folder / prefix, prefix, out / prefix))
         # paths relative to the final folder: the manifest is written inside the temporary one
         document = Manifest(root=out, name=name, cases=cases).to_json()
         (folder / MANIFEST_NAME).write_text(json.dumps(document, indent=2) + "\n")
     return out / "dataset.json"
 
 
-def _copied_case(case: Case, source_root: Path, target_root: Path, prefix: str, final_root: Path) -> Case:
+def copied_case(case: Case, source_root: Path, target_root: Path, prefix: str, final_root: Path) -> Case:
+    """``case`` of the folder ``source_root`` linked or copied under ``target_root`` (which becomes
+    ``final_root`` when the output folder is complete), with id and patient prefixed ``<prefix>_``."""
     def copy(path: Optional[Path]) -> Optional[Path]:
         if path is None:
             return None

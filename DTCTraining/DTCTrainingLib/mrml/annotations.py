@@ -6,12 +6,18 @@ the frames' own pixel grids.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Collection, Dict, List, Mapping, Optional
 
 import numpy as np
 from DTCSegmentationLib.errors import DTCError
 from DTCSegmentationLib.mrml.frame_source import FrameSource, frame_source
 from DTCSegmentationLib.mrml.scene import ROLE_ATTRIBUTE, nodes_by_class, slicer_module, vtk_matrix
+from DTCSegmentationLib.mrml.segmentations import (
+    frame_lookup,
+    labelmap_mask,
+    register_segmentation_converters,
+    segment_mask,
+)
 from DTCSegmentationLib.mrml.volume_sequences import add_to_browser, browser_of_proxy
 
 MASK_CLASSES = ("vtkMRMLSegmentationNode", "vtkMRMLLabelMapVolumeNode")
@@ -30,6 +36,8 @@ class SceneRecording:
         patient: the unit of the split (default: ``case_id``).
         view: ``axial``, ``sagittal`` or ``other``.
         split: ``train``, ``val`` or ``test``; empty lets :func:`write_training_data` choose.
+        frames: only these frame indices count as annotated (e.g. the frames a user corrected); the
+            masks of the others are ignored and those frames are unlabelled video.  None: every mask item.
     """
 
     images: object
@@ -38,6 +46,7 @@ class SceneRecording:
     patient: str = ""
     view: str = "other"
     split: str = ""
+    frames: Optional[Collection[int]] = None
 
 
 def annotated_recordings(scene) -> List[SceneRecording]:
@@ -91,7 +100,7 @@ def add_annotation_sequence(scene, images, masks: Mapping[int, np.ndarray], name
         labelmap.SetIJKToRASMatrix(vtk_matrix(source.ijk_to_ras(index)))
         item = labelmap
         if kind == "segmentation":
-            _register_segmentation_converters()
+            register_segmentation_converters()
             image = segmentations.CreateOrientedImageDataFromVolumeNode(labelmap)
             item = slicer.vtkMRMLSegmentationNode()
             segmentation = item.GetSegmentation()
@@ -128,10 +137,12 @@ def _item_class(sequence) -> str:
     return ""
 
 
-def frame_annotations(scene, masks_node, source: FrameSource, segment: Optional[str]) -> Dict[int, np.ndarray]:
-    """``{frame index: (H, W) uint8 mask}`` for every mask item (frames matched by index value)."""
+def frame_annotations(scene, masks_node, source: FrameSource, segment: Optional[str],
+                      frames: Optional[Collection[int]] = None) -> Dict[int, np.ndarray]:
+    """``{frame index: (H, W) uint8 mask}`` for every mask item (frames matched by index value), only of
+    ``frames`` if given."""
     sequence = _mask_sequence(scene, masks_node)
-    frame_of_value = _frame_lookup(source)
+    frame_of_value = frame_lookup(source)
     result = {}
     for item in range(sequence.GetNumberOfDataNodes()):
         node = sequence.GetNthDataNode(item)
@@ -143,82 +154,27 @@ def frame_annotations(scene, masks_node, source: FrameSource, segment: Optional[
             raise DTCError(f"mask sequence '{sequence.GetName()}' has an item at index value {value}, which is no "
                            f"frame of '{source.name}'.",
                            fix="Record the masks in a sequence synchronised with the recording's browser.")
+        if frames is not None and index not in frames:
+            continue
         shape = source[index].shape[:2]
         if node.IsA("vtkMRMLSegmentationNode"):
             mask = _segment_mask(node, segment, shape, source.ijk_to_ras(index), sequence.GetName(), value)
         else:
-            mask = _labelmap_mask(node, shape, source.ijk_to_ras(index))
+            mask = labelmap_mask(node, shape, source.ijk_to_ras(index))
         if mask is not None:
             result[index] = mask
     return result
 
 
-def _frame_lookup(source: FrameSource):
-    values = source.index_values()
-    exact = {value: index for index, value in enumerate(values)}
-    numbers = {}
-    for index, value in enumerate(values):
-        try:
-            numbers.setdefault(float(value), index)
-        except ValueError:
-            pass
-
-    def lookup(value: str) -> Optional[int]:
-        if value in exact:
-            return exact[value]
-        try:
-            return numbers.get(float(value))  # "0.50" and "0.5" name the same frame
-        except ValueError:
-            return None
-
-    return lookup
-
-
-def _register_segmentation_converters() -> None:
-    """Headless there is no Segmentations module to register the representation converters; do it once."""
-    slicer = slicer_module()
-    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
-    if not factory.GetConverterRules():
-        factory.RegisterConverterRule(slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule())
-        factory.RegisterConverterRule(slicer.vtkClosedSurfaceToBinaryLabelmapConversionRule())
-
-
-def _on_frame_grid(image, shape: Tuple[int, int], ijk_to_ras: np.ndarray) -> np.ndarray:
-    """``image`` (a vtkOrientedImageData) resampled (nearest neighbour) onto the frame's pixels: ``(H, W)``."""
-    from vtk.util import numpy_support
-
-    slicer = slicer_module()
-    reference = slicer.vtkOrientedImageData()
-    reference.SetExtent(0, shape[1] - 1, 0, shape[0] - 1, 0, 0)
-    reference.SetImageToWorldMatrix(vtk_matrix(ijk_to_ras))
-    resampled = slicer.vtkOrientedImageData()
-    if not slicer.vtkOrientedImageDataResample.ResampleOrientedImageToReferenceOrientedImage(
-            image, reference, resampled, False, False):
-        raise DTCError("a mask could not be resampled to its frame.", fix="Check the mask overlaps the image.")
-    return numpy_support.vtk_to_numpy(resampled.GetPointData().GetScalars()).reshape(shape)
-
-
-def _labelmap_mask(node, shape, ijk_to_ras) -> np.ndarray:
-    slicer = slicer_module()
-    image = slicer.vtkSlicerSegmentationsModuleLogic.CreateOrientedImageDataFromVolumeNode(node)
-    return (_on_frame_grid(image, shape, ijk_to_ras) > 0).astype(np.uint8)
-
-
 def _segment_mask(node, segment: Optional[str], shape, ijk_to_ras, sequence_name: str, value: str) -> Optional[np.ndarray]:
     """The chosen segment on the frame grid; None for an item without segments (an unannotated frame)."""
-    slicer = slicer_module()
-    _register_segmentation_converters()
-    segmentation = node.GetSegmentation()
-    if segmentation.GetNumberOfSegments() == 0:
+    if node.GetSegmentation().GetNumberOfSegments() == 0:
         return None
-    segment_id = _segment_id(segmentation, segment, sequence_name, value)
-    image = slicer.vtkOrientedImageData()
-    if not slicer.vtkSlicerSegmentationsModuleLogic.GetSegmentBinaryLabelmapRepresentation(node, segment_id, image, False):
+    mask = segment_mask(node, _segment_id(node.GetSegmentation(), segment, sequence_name, value), shape, ijk_to_ras)
+    if mask is None:
         raise DTCError(f"segment of '{sequence_name}' at index value {value} has no binary labelmap.",
                        fix="Convert the segmentation to a binary labelmap (Segmentations module).")
-    label = segmentation.GetSegment(segment_id).GetLabelValue()
-    # segments may share one labelmap layer, told apart by their label value
-    return (_on_frame_grid(image, shape, ijk_to_ras) == label).astype(np.uint8)
+    return mask
 
 
 def _segment_id(segmentation, segment: Optional[str], sequence_name: str, value: str) -> str:

@@ -11,17 +11,26 @@ from DTCSegmentationLib.sequence_io import open_writer
 from DTCSegmentationLib.sequence_io.frame_sequence import FrameGeometry
 from DTCSegmentationLib.sequence_io.naming import safe_name
 
-from DTCTrainingLib.data.manifest import Case, Manifest, write_manifest
+from DTCTrainingLib.data.manifest import Case, Manifest, load_manifest, write_manifest
+from DTCTrainingLib.data.merge import copied_case
 from DTCTrainingLib.mrml.annotations import SceneRecording, frame_annotations
+
+VALIDATION_PREFIX = "validation"
+TRAINING_PREFIX = "training"
 
 
 def write_training_data(scene, recordings: Iterable[Union[SceneRecording, Tuple[object, object]]], out: PathLike,
-                        name: str = "slicer-scene", segment: Optional[str] = None, overwrite: bool = False) -> Path:
+                        name: str = "slicer-scene", segment: Optional[str] = None, overwrite: bool = False,
+                        validation: Optional[PathLike] = None, training: Optional[PathLike] = None) -> Path:
     """Write each recording as ``out/<case>/images.seq.nrrd`` and ``masks.seq.nrrd`` plus ``out/dataset.json``.
 
     Masks are binary (the chosen segment, or labelmap > 0) on each frame's own pixel grid;
-    frames whose index value has no mask item are left out of ``labelled_frames``.  Unless a
-    recording names its split, the last of two or more recordings is the validation case.
+    frames whose index value has no mask item (or that a recording's ``frames`` leaves out) are
+    left out of ``labelled_frames``: unlabelled video.  Unless a recording names its split, the
+    last of two or more recordings is the validation case - or, with ``validation``, every
+    recording trains and the validation cases are that folder's.  With ``training``, that folder's
+    training cases train as well (e.g. the model's own training data, so fine-tuning on a few
+    corrected frames does not make it forget the rest).
     The folder appears only when complete.
 
     Args:
@@ -34,21 +43,38 @@ def write_training_data(scene, recordings: Iterable[Union[SceneRecording, Tuple[
     recordings = [r if isinstance(r, SceneRecording) else SceneRecording(*r) for r in recordings]
     if not recordings:
         raise DTCError("no annotated recordings were given.", fix="Add a segmentation sequence to a recording's browser.")
-    splits = _splits(recordings)
+    held_out = _cases_of(validation, "val") if validation is not None else None
+    replay = _cases_of(training, "train") if training is not None else None
+    splits = _splits(recordings) if held_out is None else [r.split or "train" for r in recordings]
     out = Path(out)
-    cases, used = [], set()
+    cases, used = [], {VALIDATION_PREFIX, TRAINING_PREFIX}
     with atomic_output(out, overwrite=overwrite, directory=True) as folder:
         for recording, split in zip(recordings, splits):
             source = frame_source(scene, recording.images)
             case_id = _unique(safe_name(recording.case_id or source.name), used)
-            masks = frame_annotations(scene, recording.masks, source, segment)
+            masks = frame_annotations(scene, recording.masks, source, segment, recording.frames)
             (folder / case_id).mkdir()
             _write_frames(folder / case_id, source, masks)
             cases.append(Case(id=case_id, patient=recording.patient or case_id, view=recording.view, split=split,
                               frames=folder / case_id / "images.seq.nrrd", masks=folder / case_id / "masks.seq.nrrd",
                               labelled_frames=tuple(sorted(masks))))
+        for prefix, copied in ((TRAINING_PREFIX, replay), (VALIDATION_PREFIX, held_out)):
+            if copied is not None:
+                source_manifest, source_cases = copied
+                cases += [copied_case(case, source_manifest.root, folder / prefix, prefix, folder / prefix)
+                          for case in source_cases]
         write_manifest(Manifest(root=folder, name=name, cases=cases))
     return out / "dataset.json"
+
+
+def _cases_of(folder: PathLike, split: str):
+    """The manifest of ``folder`` and its labelled cases of ``split`` (a DTCError if there are none)."""
+    manifest = load_manifest(folder)
+    cases = [case for case in manifest.split(split) if case.is_labelled]
+    if not cases:
+        raise DTCError(f"has no labelled case in its {split} split.", manifest.root / "dataset.json",
+                       f"Choose a training-data folder with {split} cases that have masks.")
+    return manifest, cases
 
 
 def _splits(recordings: Sequence[SceneRecording]) -> List[str]:

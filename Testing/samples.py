@@ -82,23 +82,17 @@ def tiny_model_file(path, input_size=(64, 96), seed: int = 0, **info):
 
 
 def paint_segment(proxy, mask: np.ndarray, ijk_to_ras: np.ndarray, segment: str = "Prostate") -> None:
-    """Replace ``segment`` of the segmentation node ``proxy`` by ``mask`` ``(H, W)`` placed by ``ijk_to_ras``, as a
-    Segment Editor effect does (``vtkSlicerSegmentationsModuleLogic.SetBinaryLabelmapToSegment``, mode replace)."""
-    import slicer
-    from DTCSegmentationLib.mrml.scene import vtk_matrix
+    """Replace ``segment`` of the segmentation node ``proxy`` by ``mask`` ``(H, W)``, as a Segment Editor effect does."""
+    from DTCSegmentationLib.mrml.segmentations import replace_segment
 
-    labelmap = slicer.vtkMRMLLabelMapVolumeNode()
-    slicer.util.updateVolumeFromArray(labelmap, np.ascontiguousarray(mask, dtype=np.uint8)[None])
-    labelmap.SetIJKToRASMatrix(vtk_matrix(ijk_to_ras))
-    logic = slicer.vtkSlicerSegmentationsModuleLogic
-    image = logic.CreateOrientedImageDataFromVolumeNode(labelmap)
-    assert logic.SetBinaryLabelmapToSegment(image, proxy, segment, logic.MODE_REPLACE)
+    replace_segment(proxy, mask, ijk_to_ras, segment)
 
 
 def correct_frame(run, frame: int, mask: np.ndarray) -> None:
     """Show ``frame`` in the run's browser and paint ``mask`` into the segmentation the browser shows."""
-    run.source.browser.SetSelectedItemNumber(frame)
-    paint_segment(run.displayed["segmentation"], mask, run.source.ijk_to_ras(frame))
+    from DTCSegmentationLib.mrml.corrections import correct_frame as correct
+
+    correct(None, run, frame, mask)
 
 
 # The bad-input fuzz tests (issue #14): every input ends in success or one DTCError, within bounds ---------------

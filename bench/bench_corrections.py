@@ -42,20 +42,6 @@ from DTCTrainingLib.evaluation.metrics import mask_dice, overlap_metrics  # noqa
 ALLOWED = {f"obs{number:03d}" for number in range(72)}
 
 
-def correct_frame(run, index, mask):
-    """Show frame ``index`` and replace its Prostate segment by ``mask``, as a Segment Editor effect does."""
-    import slicer
-    from DTCSegmentationLib.mrml.scene import vtk_matrix
-
-    run.source.browser.SetSelectedItemNumber(index)
-    labelmap = slicer.vtkMRMLLabelMapVolumeNode()
-    slicer.util.updateVolumeFromArray(labelmap, np.ascontiguousarray(mask, dtype=np.uint8)[None])
-    labelmap.SetIJKToRASMatrix(vtk_matrix(run.source.ijk_to_ras(index)))
-    logic = slicer.vtkSlicerSegmentationsModuleLogic
-    image = logic.CreateOrientedImageDataFromVolumeNode(labelmap)
-    assert logic.SetBinaryLabelmapToSegment(image, run.displayed["segmentation"], "Prostate", logic.MODE_REPLACE)
-
-
 def copied_folder(cases, folder, split):
     """A training-data folder holding copies of ``cases`` in ``split`` (copies: a link would lead outside it)."""
     for case in cases:
@@ -119,6 +105,7 @@ def main() -> None:
     from DTCSegmentationLib.mrml import (
         add_sequence_browser,
         add_volume_sequence,
+        correct_frame,
         corrected_frames,
         new_scene,
         segment_recording,
@@ -154,7 +141,7 @@ def main() -> None:
     worst_empty = sorted(empty, key=lambda i: -int(model_masks[i].sum()))[:args.corrected_empty]
     chosen = sorted(worst_gland + worst_empty)
     for index in chosen:
-        correct_frame(run, index, truth[index])
+        correct_frame(scene, run, index, truth[index])
     found = corrected_frames(scene, run)
 
     val_cases = by_patient(args.val_cases, "val")

@@ -22,28 +22,20 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "DTCSegmentation"), str(ROOT / "DTCTraining")]
 
 from DTCSegmentationLib.inference.segmenter import Segmenter  # noqa: E402
-from DTCSegmentationLib.mrml import add_sequence_browser, add_volume_sequence, new_scene, segment_recording  # noqa: E402
+from DTCSegmentationLib.mrml import (  # noqa: E402
+    add_sequence_browser,
+    add_volume_sequence,
+    correct_frame,
+    new_scene,
+    segment_recording,
+)
 from DTCSegmentationLib.mrml.recording_segmentation import FLICKER_OPACITY  # noqa: E402
-from DTCSegmentationLib.mrml.scene import vtk_matrix  # noqa: E402
 from DTCSegmentationLib.mrml.segmentations import PROSTATE_SEGMENT, frame_mask  # noqa: E402
 from DTCSegmentationLib.networks.default_model import default_model_path  # noqa: E402
 from DTCSegmentationLib.sequence_io import read_sequence  # noqa: E402
 from DTCSegmentationLib.temporal.consistency import mask_dice  # noqa: E402
 
 SCALE = 3  # pixels on screen per frame pixel
-
-
-def correct(run, index, mask):
-    """Replace the Prostate segment of the shown frame ``index`` by ``mask`` (SetBinaryLabelmapToSegment)."""
-    import slicer
-
-    run.source.browser.SetSelectedItemNumber(index)
-    labelmap = slicer.vtkMRMLLabelMapVolumeNode()
-    slicer.util.updateVolumeFromArray(labelmap, np.ascontiguousarray(mask, dtype=np.uint8)[None])
-    labelmap.SetIJKToRASMatrix(vtk_matrix(run.source.ijk_to_ras(index)))
-    logic = slicer.vtkSlicerSegmentationsModuleLogic
-    image = logic.CreateOrientedImageDataFromVolumeNode(labelmap)
-    assert logic.SetBinaryLabelmapToSegment(image, run.displayed["segmentation"], PROSTATE_SEGMENT, logic.MODE_REPLACE)
 
 
 def composite(run, index, mask):
@@ -98,7 +90,7 @@ def render(data: Path, case: str, out: Path) -> None:
     large = [i for i in range(len(truth)) if areas[i] >= 0.3 * areas.max()]  # not the tips of the gland
     index = min(large, key=lambda i: mask_dice(model[i], truth[i]))
     before = composite(run, index, frame_mask(run.segmentation.GetNthDataNode(index), run.source, index))
-    correct(run, index, truth[index])
+    correct_frame(scene, run, index, truth[index])
     after = composite(run, index, frame_mask(run.segmentation.GetNthDataNode(index), run.source, index))
     figure, axes = plt.subplots(1, 2, figsize=(7.2, 3.2), gridspec_kw={"wspace": 0.04})
     titles = (f"frame {index}: the model's mask (Dice {mask_dice(model[index], truth[index]):.2f})",

@@ -35,7 +35,7 @@ from DTCSegmentationLib.mrml.frame_source import frame_source as frame_source
 _EXPORTS = {
     "bundle": ("bundle_recording", "read_scene_bundle", "write_scene_bundle"),
     "gland_reconstruction": ("GlandReconstruction", "reconstruct_gland"),
-    "corrections": ("changed_pixels", "corrected_frames"),
+    "corrections": ("changed_pixels", "correct_frame", "corrected_frames"),
     "live_segmentation": ("LiveSegmentation",),
     "model_comparison": ("ModelComparison", "compare_models"),
     "recording_files": ("export_recording", "write_table_csv"),

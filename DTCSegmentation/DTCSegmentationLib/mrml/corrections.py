@@ -14,7 +14,7 @@ import numpy as np
 
 from DTCSegmentationLib.errors import DTCError
 from DTCSegmentationLib.mrml.scene import slicer_module
-from DTCSegmentationLib.mrml.segmentations import frame_lookup, frame_mask
+from DTCSegmentationLib.mrml.segmentations import frame_lookup, frame_mask, replace_segment
 
 
 def changed_pixels(scene, run) -> Dict[int, int]:
@@ -46,3 +46,16 @@ def changed_pixels(scene, run) -> Dict[int, int]:
 def corrected_frames(scene, run, min_pixels: int = 1) -> List[int]:
     """Frame indices (ascending) whose segment differs from the model's mask in at least ``min_pixels`` pixels."""
     return sorted(index for index, count in changed_pixels(scene, run).items() if count >= min_pixels)
+
+
+def correct_frame(scene, run, index: int, mask: np.ndarray) -> None:
+    """Replace frame ``index``'s Prostate segment by ``mask`` ``(H, W)`` from a script, as an edit in the Segment Editor.
+
+    The browser shows the frame first, so the edit goes through the segmentation it displays and
+    is saved into that frame's item (the run's segmentation sequence saves proxy changes).
+    """
+    if run.segmentation is None:
+        raise DTCError(f"run '{run.name}' has no segmentation to correct.",
+                       fix='Segment the recording with masks as "segmentation" (panel) or masks_as="segmentation".')
+    run.source.browser.SetSelectedItemNumber(index)
+    replace_segment(run.displayed["segmentation"], mask, run.source.ijk_to_ras(index))

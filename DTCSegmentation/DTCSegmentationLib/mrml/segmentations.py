@@ -72,6 +72,19 @@ def segmentation_item(mask: np.ndarray, ijk_to_ras: np.ndarray):
     return node
 
 
+def replace_segment(node, mask: np.ndarray, ijk_to_ras: np.ndarray, segment_id: str = PROSTATE_SEGMENT) -> None:
+    """Replace ``segment_id`` of the segmentation ``node`` by ``mask`` ``(H, W)`` (non-zero = in) placed by the
+    ``(4, 4)`` IJK-to-RAS (mm): the call Segment Editor effects end in (``SetBinaryLabelmapToSegment``, replace)."""
+    slicer = slicer_module()
+    logic = slicer.vtkSlicerSegmentationsModuleLogic
+    labelmap = slicer.vtkMRMLLabelMapVolumeNode()
+    slicer.util.updateVolumeFromArray(labelmap, (np.asarray(mask) > 0).astype(np.uint8)[None])
+    labelmap.SetIJKToRASMatrix(vtk_matrix(ijk_to_ras))
+    image = logic.CreateOrientedImageDataFromVolumeNode(labelmap)
+    if not logic.SetBinaryLabelmapToSegment(image, node, segment_id, logic.MODE_REPLACE):
+        raise DTCError(f"segment '{segment_id}' could not be replaced.", fix="Check the segmentation has that segment.")
+
+
 def on_frame_grid(image, shape: Tuple[int, int], ijk_to_ras: np.ndarray) -> np.ndarray:
     """``image`` (a vtkOrientedImageData) resampled (nearest neighbour) onto a frame's pixels: ``(H, W)``."""
     from vtk.util import numpy_support

@@ -1,6 +1,7 @@
 """`dtc ablation --teacher-set` and `--split`, and the claim computed from the rows' own scores."""
 
 import json
+from pathlib import Path
 
 import pytest
 from DTCTrainingLib.cli import main
@@ -100,3 +101,18 @@ def test_seeds_train_each_row_per_seed_and_the_claim_is_computed_from_the_seed_r
     assert main(argv) == 0
     assert {p: p.read_text() for p in out.rglob("events.jsonl")} == events
     assert "| full DTC |" in capsys.readouterr().out
+
+
+def test_row_names_survive_the_comma_separated_variants_option():
+    from DTCTrainingLib.evaluation.ablation import VARIANTS, variant_folder
+
+    assert all("," not in name for name in VARIANTS)  # --variants splits on commas
+    folders = {variant_folder(Path("out"), name) for name in VARIANTS}
+    assert len(folders) == len(VARIANTS)  # no two rows share a run folder
+
+
+@pytest.mark.parametrize("seeds, message", [("1,x", "whole numbers"), ("2,2", "distinct"), ("-1", "distinct")])
+def test_bad_seed_lists_are_refused_by_the_parser(seeds, message, capsys):
+    with pytest.raises(SystemExit):
+        main(["ablation", "--data", "d", "--out", "o", "--seeds", seeds])
+    assert message in capsys.readouterr().err

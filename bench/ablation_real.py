@@ -8,12 +8,16 @@ patients are held out for scoring only: this script writes WORK_DIR/data, a mani
 same recordings (symbolic links, nothing copied) in which they become the *test* split and the
 last 8 training patients (obs056-obs063) the *val* split that early stopping uses, so no
 training decision ever sees a scored recording. Then `dtc ablation` trains every row with
-each seed at 64 x 80 (about 40 minutes a seed on 2 CPU cores), scores them on the test split,
-and writes WORK_DIR/abl/report/{summary.json,report.md,claim.json}. Re-running continues where it
-stopped (finished runs are reused, interrupted ones resumed).
+each seed at 64 x 80, scores them on the test split (with EMA and flow-warped averaging of the
+2D baseline as post-hoc rows), and writes WORK_DIR/abl/report/{summary.json,report.md,claim.json}
+(each seed's own report in WORK_DIR/abl/seed_<n>/report). Re-running continues where it stopped
+(finished runs and seed reports are reused, interrupted runs resumed).
 
-On a GPU at the method's size, pass e.g. `--set data.height=256 --set data.width=448
---set network.name=unetpp` after the folders (extra arguments go to `dtc ablation`).
+On a shared CPU set OMP_NUM_THREADS=1: with other jobs on the 2 cores, PyTorch's default two
+threads made a training step 8x slower than one thread.  On a GPU at the method's size, add
+e.g. `--set data.height=256 --set data.width=448 --set network.name=unet_plus_plus
+--set optim.steps_per_epoch=0` after the folders (extra arguments go to `dtc ablation` and
+override the settings below; scoring stays on the CPU with ONNX Runtime).
 """
 
 import json

@@ -110,7 +110,6 @@ def run(args) -> int:
     return 0
 
 
-
 def score_rows(models, recordings, args):
     """Every row's model (the baseline first, so the post-hoc smoothing applies to it) on ``recordings``,
     with the response lags at the sweep ends where the truth covers every frame."""

@@ -5,7 +5,9 @@
 # Usage: bash bench/ablation_simulated.sh [WORK_DIR]
 set -euo pipefail
 work="${1:-build/ablation}"
-students=(--set data.height=128 --set data.width=224 --set optim.lr=0.0001 --set student.pseudo_label_source=teacher)
+# The six rows of these tables (dtc ablation has more rows now; see the README's "Evaluation on real sweeps").
+rows=(--variants "2D baseline,pseudo-labels only,+ KD,+ KD + prototypes,+ KD + consistency,full DTC")
+students=("${rows[@]}" --set data.height=128 --set data.width=224 --set optim.lr=0.0001 --set student.pseudo_label_source=teacher)
 
 [ -f "$work/data_default/dataset.json" ] || dtc dataset simulate --out "$work/data_default" --cases 14 --frames 40 \
     --labelled-every 2 --val-cases 2 --test-cases 4 --seed 500

@@ -16,7 +16,7 @@ from DTCSegmentationLib.errors import DTCError, PathLike
 # Distribution names, in the order a user should install them.
 REQUIRED_DISTRIBUTIONS = (
     "torch", "numpy", "opencv-python-headless", "SimpleITK", "pynrrd", "pydicom", "nibabel", "tqdm", "monai",
-    "safetensors", "onnx", "onnxruntime", "matplotlib", "pyigtl", "pysodmetrics",
+    "safetensors", "onnx", "onnxruntime", "matplotlib", "pyigtl", "pysodmetrics", "scipy",
 )
 
 

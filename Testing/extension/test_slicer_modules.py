@@ -115,7 +115,8 @@ def test_panel_values_become_the_run_configuration():
 # with the module.  Slicer ships numpy, SimpleITK and pydicom.
 NOT_IN_SLICER = {"torch": "torch", "cv2": "opencv-python-headless", "monai": "monai", "safetensors": "safetensors",
                  "onnx": "onnx", "onnxruntime": "onnxruntime", "nibabel": "nibabel", "nrrd": "pynrrd",
-                 "matplotlib": "matplotlib", "tqdm": "tqdm", "pyigtl": "pyigtl", "py_sod_metrics": "pysodmetrics"}
+                 "matplotlib": "matplotlib", "tqdm": "tqdm", "pyigtl": "pyigtl", "py_sod_metrics": "pysodmetrics",
+                 "scipy": "scipy"}
 # A Slicer before the panel's Install: the modules cannot be imported and the distributions are not installed.
 BLOCKER = (
     "import sys\n"

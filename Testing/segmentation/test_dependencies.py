@@ -47,7 +47,7 @@ def test_the_modules_requirements_file_is_judged_by_the_installed_versions(monke
     installed = {"numpy": "1.23.0", "opencv-python-headless": "4.8.0", "SimpleITK": "2.2.0", "pynrrd": "1.0.0",
                  "pydicom": "3.0.0", "nibabel": "4.0.0", "tqdm": "4.60.0", "monai": "1.3.0", "safetensors": "0.4.0",
                  "onnx": "1.14.0", "onnxruntime": "1.16.0", "matplotlib": "3.5.0", "pyigtl": "0.3.0",
-                 "pysodmetrics": "1.4.0"}
+                 "pysodmetrics": "1.4.0", "scipy": "1.9.0"}
     monkeypatch.setattr("DTCSegmentationLib.dependencies.installed_version", installed.get)
     assert missing_requirements() == []  # every minimum met exactly
     installed.update(monai="1.2.9", pyigtl=None)

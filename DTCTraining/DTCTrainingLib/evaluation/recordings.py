@@ -149,7 +149,7 @@ def flicker_map_recorder(path: PathLike, geometry: FrameGeometry, frame_times: O
 def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording],
                     smoothing: Sequence[float] = (), progress: Optional[Callable] = None,
                     flicker_dice: float = 0.9, flicker_maps: Optional[Path] = None,
-                    overwrite: bool = False) -> Dict[str, List[RecordingEvaluation]]:
+                    overwrite: bool = False, flow_windows: Sequence[int] = ()) -> Dict[str, List[RecordingEvaluation]]:
     """Run every segmenter on every recording and score it.
 
     Args:
@@ -165,7 +165,12 @@ def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording
     """
     from DTCSegmentationLib.inference.postprocessing import postprocess
 
-    from DTCTrainingLib.evaluation.smoothing import ema_mean_delay, ema_probabilities, measured_lag
+    from DTCTrainingLib.evaluation.smoothing import (
+        ema_mean_delay,
+        ema_probabilities,
+        flow_warped_average,
+        measured_lag,
+    )
 
     results: Dict[str, List[RecordingEvaluation]] = {}
     names = list(models)
@@ -191,12 +196,18 @@ def evaluate_models(models: Mapping[str, object], recordings: Sequence[Recording
                     results.setdefault(name, []).append(score(masks, probabilities, record))
             if index != 0:
                 continue
-            for weight in smoothing:
-                smoothed = np.stack(list(ema_probabilities(probabilities, weight)))
+            smoothers = [(f"{name} + EMA {weight:g}", ema_probabilities(probabilities, weight), ema_mean_delay(weight))
+                         for weight in smoothing]
+            smoothers += [(f"{name} + flow-warped mean {window}",
+                           flow_warped_average(recording.frames, probabilities, window), None)
+                          for window in flow_windows]
+            for method, maps, expected_lag in smoothers:
+                smoothed = np.stack(list(maps))
                 smoothed_masks = np.stack([postprocess(p, segmenter.threshold, segmenter.largest_component,
                                                        segmenter.fill_holes) for p in smoothed])
                 evaluation = score(smoothed_masks, smoothed)
-                evaluation.extra = {"lag_frames": measured_lag(probabilities, smoothed),
-                                    "expected_lag_frames": ema_mean_delay(weight)}
-                results.setdefault(f"{name} + EMA {weight:g}", []).append(evaluation)
+                evaluation.extra = {"lag_frames": measured_lag(probabilities, smoothed)}
+                if expected_lag is not None:
+                    evaluation.extra["expected_lag_frames"] = expected_lag
+                results.setdefault(method, []).append(evaluation)
     return results

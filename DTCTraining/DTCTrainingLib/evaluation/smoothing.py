@@ -3,12 +3,15 @@
 An exponential moving average ``s_t = w * s_(t-1) + (1 - w) * p_t`` removes flicker, but
 every change of the gland reaches the mask late: the filter's mean delay is
 ``w / (1 - w)`` frames.  DTC's claim is consistency *without* that lag, so comparisons
-report both the theoretical and the measured delay.
+report both the theoretical and the measured delay.  :func:`flow_warped_average` is the
+motion-compensated alternative: a moving average of maps carried onto the current frame by
+optical flow.
 """
 
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
+from DTCSegmentationLib.temporal.flow import FlowSettings
 
 
 def ema_probabilities(probabilities: Iterable[np.ndarray], weight: float) -> Iterator[np.ndarray]:
@@ -69,3 +72,34 @@ def measured_lag(original: np.ndarray, delayed: np.ndarray, max_lag: int = 15, m
         if curvature > 0:
             lag += 0.5 * (left - right) / curvature
     return lag
+
+
+def flow_warped_average(frames: Sequence[np.ndarray], probabilities: Iterable[np.ndarray], window: int,
+                        settings: Optional[FlowSettings] = None) -> Iterator[np.ndarray]:
+    """Causal moving average of the last ``window`` maps, each carried onto the current frame by optical flow.
+
+    ``frames``: the raw frames ``(H, W[, 3])`` the flow is computed from; ``probabilities``: one
+    map ``(H, W)`` in [0, 1] per frame.  Yields ``(H, W)`` float32 maps.  At frame ``t`` the
+    maps of frames ``t - window + 1 .. t`` are averaged, each warped frame by frame along the
+    backward flow (:func:`~DTCSegmentationLib.temporal.flow.flow_to_previous`), so a gland
+    that moves is averaged where it is now, not smeared along its path; a gland that appears
+    or vanishes still reaches the mask with a delay (about ``(window - 1) / 2`` frames).
+    ``window`` 1 returns the maps unchanged.
+    """
+    from DTCSegmentationLib.temporal.flow import flow_to_previous, warp_previous
+
+    if window < 1:
+        raise ValueError(f"window must be at least 1 frame, got {window}")
+    settings = settings or FlowSettings()
+    history: list = []  # the last maps, already warped onto the previous frame
+    previous_frame = None
+    for frame, probability in zip(frames, probabilities):
+        probability = np.asarray(probability, np.float32)
+        if history and np.shape(previous_frame)[:2] == np.shape(frame)[:2] and window > 1:
+            flow = flow_to_previous(frame, previous_frame, settings)
+            history = [warp_previous(p, flow) for p in history[-(window - 1):]]
+        else:
+            history = []
+        history.append(probability)
+        previous_frame = frame
+        yield np.mean(history, axis=0).astype(np.float32)

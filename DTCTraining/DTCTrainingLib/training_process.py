@@ -35,6 +35,9 @@ Overrides = Union[Mapping[str, object], Iterable[str]]
 
 STATES = ("idle", "running", "cancelling", "finished", "failed", "cancelled")
 READER_GRACE_S = 5.0  # how long the pipes may stay open after the launched process exited (not cancelling)
+# Python drops a Ctrl-C that lands while a finalizer runs ("Exception ignored in ..."): a cancel repeats the
+# interrupt this often (s) until the run has stopped, instead of waiting out the grace period for a kill.
+REINTERRUPT_S = 10.0
 
 
 def override_arguments(overrides: Optional[Overrides]) -> List[str]:
@@ -130,6 +133,7 @@ class TrainingProcess:
         self._lines: "queue.Queue" = queue.Queue()
         self._readers: List[threading.Thread] = []
         self._kill_at: Optional[float] = None
+        self._interrupt_at: Optional[float] = None
         self._killed_at: Optional[float] = None
         self._exited_at: Optional[float] = None
 
@@ -193,6 +197,7 @@ class TrainingProcess:
         self._tree.interrupt()
         self.state = "cancelling"
         self._kill_at = time.monotonic() + grace
+        self._interrupt_at = time.monotonic() + REINTERRUPT_S
 
     def poll_events(self) -> List[Dict]:
         """The events that arrived since the last call (never blocks); updates :attr:`state` when the run ends."""
@@ -208,6 +213,9 @@ class TrainingProcess:
         if self.running and self._killed_at is None and kill_at is not None and now >= kill_at and self._pipes_open():
             self._tree.kill()
             self._killed_at = now
+        elif self.state == "cancelling" and self._killed_at is None and now >= self._interrupt_at and self._pipes_open():
+            self._tree.interrupt()
+            self._interrupt_at = now + REINTERRUPT_S
         new = self._drain()
         if self.running and self._exited_at is not None:
             # After a kill, a process outside the group (it made its own) may still hold the pipes.

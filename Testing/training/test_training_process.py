@@ -155,7 +155,7 @@ def launched_run(dataset, tmp_path, child_ignores_sigint: bool):
     launcher.chmod(0o755)
     pid_file = tmp_path / "interpreter.pid"
     environment = {"STAND_IN_CHILD_PID_FILE": str(pid_file), "STAND_IN_CHILD_IGNORES_SIGINT": str(int(child_ignores_sigint))}
-    process = TrainingProcess("teacher", dataset, tmp_path / "run", {**TINY, "optim.epochs": 50}, python=launcher,
+    process = TrainingProcess("teacher", dataset, tmp_path / "run", {**TINY, "optim.epochs": 500}, python=launcher,
                               environment=environment).start()
     wait_for_event(process, "epoch")
     return process, int(pid_file.read_text())
@@ -183,3 +183,38 @@ def test_a_trainer_behind_a_launcher_that_outlives_the_grace_period_is_killed(da
     assert checkpoint["state"]["epoch"] >= 1
     resumed = TrainingProcess("teacher", dataset, tmp_path / "run", {**TINY, "optim.epochs": checkpoint["state"]["epoch"] + 1})
     assert resumed.resume().wait(timeout=120) == "finished", list(resumed.log)
+
+
+DROPS_FIRST_INTERRUPT = '''#!{python}
+"""A Python whose first Ctrl-C is lost, as one that lands while a finalizer runs is; the next one interrupts."""
+import runpy, signal, sys
+
+
+def lost(number, frame):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    print("first interrupt lost", file=sys.stderr, flush=True)
+
+
+signal.signal(signal.SIGINT, lost)
+assert sys.argv[1] == "-m"
+sys.argv = [sys.argv[2]] + sys.argv[3:]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+'''
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the stand-in interpreter is a POSIX script")
+def test_a_lost_interrupt_is_repeated_so_the_trainer_stops_cleanly_before_the_kill(dataset, tmp_path, monkeypatch):
+    from DTCTrainingLib import training_process
+
+    monkeypatch.setattr(training_process, "REINTERRUPT_S", 1.0)
+    python = tmp_path / "python"
+    python.write_text(DROPS_FIRST_INTERRUPT.format(python=sys.executable))
+    python.chmod(0o755)
+    process = TrainingProcess("teacher", dataset, tmp_path / "run", {**TINY, "optim.epochs": 500}, python=python).start()
+    wait_for_event(process, "epoch")
+    started = time.monotonic()
+    process.cancel(grace=60)
+    assert process.wait(timeout=90) == "cancelled", list(process.log)
+    assert time.monotonic() - started < 30  # stopped by the repeated interrupt, not killed after the grace period
+    log = list(process.log)
+    assert any("first interrupt lost" in line for line in log) and any("interrupted" in line for line in log), log

@@ -126,6 +126,9 @@ class StudentConfig:
     weight_kd: float = 1.0
     weight_consistency: float = 2.0
     weight_prototype: float = 0.1
+    # Not in the paper: Dice + BCE (the teacher's loss) against the ground truth on the clip frames
+    # that have masks; 0 keeps the paper's recipe, whose segmentation term uses pseudo-labels only.
+    weight_supervised: float = 0.0
     kd_temperature: float = 4.0
     pseudo_label_transforms: List[str] = field(default_factory=lambda: ["hflip"])
     hard_pseudo_dice: bool = True  # Dice against binarised pseudo-labels (soft ones make the mask grow)
@@ -150,7 +153,7 @@ class StudentConfig:
                               fix="Use student or teacher.")
         if self.flow_method not in FLOW_METHODS:
             raise ConfigError(f"student.flow_method = {self.flow_method!r}.", fix=f"Use one of {', '.join(FLOW_METHODS)}.")
-        weights = ("weight_seg", "weight_kd", "weight_consistency", "weight_prototype")
+        weights = ("weight_seg", "weight_kd", "weight_consistency", "weight_prototype", "weight_supervised")
         _check("student", [(name, getattr(self, name), _finite(getattr(self, name)) and getattr(self, name) >= 0,
                             "0 (off) or a positive weight") for name in weights] + [
             ("kd_temperature", self.kd_temperature, _finite(self.kd_temperature) and self.kd_temperature > 0,

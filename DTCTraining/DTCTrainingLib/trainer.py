@@ -42,7 +42,7 @@ from DTCTrainingLib.data.case_loading import load_case
 from DTCTrainingLib.data.datasets import LabelledFrames, VideoClips
 from DTCTrainingLib.data.flow_cache import FlowCache
 from DTCTrainingLib.data.layouts import load_dataset
-from DTCTrainingLib.losses import bce_dice_loss, distillation_loss, temporal_consistency_loss
+from DTCTrainingLib.losses import bce_dice_loss, distillation_loss, labelled_frames_loss, temporal_consistency_loss
 from DTCTrainingLib.losses.prototype_alignment import prototype_alignment_loss
 from DTCTrainingLib.losses.pseudo_labels import equivariance_pseudo_labels
 
@@ -359,8 +359,14 @@ class Trainer:
         consistency, prototype = consistency / (length - 1), prototype / (length - 1)
         total = (student.weight_seg * segmentation + student.weight_kd * distillation
                  + student.weight_consistency * consistency + student.weight_prototype * prototype)
-        return {"total": total, "segmentation": segmentation, "distillation": distillation,
-                "consistency": consistency, "prototype": prototype}
+        losses = {"segmentation": segmentation, "distillation": distillation, "consistency": consistency,
+                  "prototype": prototype}
+        if student.weight_supervised > 0:  # off by default: the paper's student sees no ground truth
+            supervised = labelled_frames_loss(logits, batch["masks"].flatten(0, 1), batch["labelled"].flatten(0, 1),
+                                              self.config.teacher.bce_weight)
+            total = total + student.weight_supervised * supervised
+            losses["supervised"] = supervised
+        return {"total": total, **losses}
 
     def train_epoch(self, epoch: int) -> Dict[str, float]:
         self.model.train()

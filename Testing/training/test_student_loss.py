@@ -123,6 +123,49 @@ def test_every_term_and_the_weighted_total_match_the_method(folders, tmp_path):
     assert losses["total"] == pytest.approx(total, rel=1e-5)
 
 
+def with_masks(batch, labelled):
+    """``batch`` plus ground truth: frame 0's mask the left half, frame 1's the right half."""
+    masks = np.zeros((1, 2, 1, HEIGHT, WIDTH), np.float32)
+    masks[0, 0, 0, :, : WIDTH // 2] = 1
+    masks[0, 1, 0, :, WIDTH // 2:] = 1
+    return {**batch, "masks": torch.from_numpy(masks), "labelled": torch.tensor([labelled])}
+
+
+@pytest.mark.parametrize("labelled", [[False, True], [True, False], [False, False]])
+def test_the_ground_truth_term_is_off_by_default_and_counts_labelled_frames_only(folders, tmp_path, labelled):
+    root, teacher = folders
+    weight = 1.7
+    totals = {}
+    for name, extra in (("default", []), ("supervised", [f"student.weight_supervised={weight}"])):
+        config = load_config(overrides=[f"data.dataset={root / 'data'}", *SETTINGS, "teacher.bce_weight=0.3", *extra])
+        trainer = Trainer("student", config, tmp_path / name, teacher=teacher)
+        batch = with_masks(hand_batch(), labelled)
+        images = batch["frames"].flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        trainer.model.eval()
+        torch.manual_seed(0)
+        spread_logits(trainer.model, images)
+        with torch.no_grad():
+            logits = trainer.model(images).double().numpy()[:, 0]
+            totals[name] = {key: float(value) for key, value in trainer._student_loss(batch).items()}
+    default, supervised = totals["default"], totals["supervised"]
+    assert "supervised" not in default  # the paper's recipe: no ground-truth term, nothing logged
+    paper = sum(WEIGHTS[term] * default[TERMS[term]] for term in WEIGHTS)
+    assert default["total"] == pytest.approx(paper, rel=1e-5)
+
+    masks = batch["masks"].numpy()[0, :, 0]
+    keep = np.array(labelled)
+    if keep.any():  # the teacher's loss (bce weight from teacher.bce_weight) on the labelled frames only
+        p, t = sigmoid(logits[keep]), masks[keep]
+        bce = np.mean(np.maximum(logits[keep], 0) - logits[keep] * t + np.log1p(np.exp(-np.abs(logits[keep]))))
+        expected = 0.3 * bce + 1 - np.mean([(2 * (a * b).sum() + 1) / (a.sum() + b.sum() + 1) for a, b in zip(p, t)])
+    else:
+        expected = 0.0
+    assert supervised["supervised"] == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    assert supervised["total"] == pytest.approx(default["total"] + weight * expected, rel=1e-5)
+    if keep.any():
+        assert supervised["total"] - default["total"] > 0.05  # the term changes the loss
+
+
 # Each row of the paper's ablation (Table 3), and the student terms it trains without.
 ROWS = {"pseudo-labels only": {"kd", "consistency", "prototype"}, "+ KD": {"consistency", "prototype"},
         "+ KD + prototypes": {"consistency"}, "+ KD + consistency": {"prototype"}, "full DTC": set()}

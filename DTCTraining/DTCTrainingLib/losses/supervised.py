@@ -35,3 +35,21 @@ def bce_dice_loss(logits: torch.Tensor, target: torch.Tensor, bce_weight: float 
     bce = F.binary_cross_entropy_with_logits(logits, target)
     dice_target = (target > 0.5).to(logits.dtype) if hard_dice_target else target
     return bce_weight * bce + soft_dice_loss(torch.sigmoid(logits), dice_target)
+
+
+def labelled_frames_loss(logits: torch.Tensor, masks: torch.Tensor, labelled: torch.Tensor,
+                         bce_weight: float = 0.5) -> torch.Tensor:
+    """:func:`bce_dice_loss` against the ground truth over the frames that have a mask only.
+
+    Args:
+        logits: ``(N, 1, H, W)`` raw network outputs (e.g. a batch of clips flattened to frames).
+        masks: ``(N, 1, H, W)`` ground-truth masks in {0, 1}; unlabelled frames' entries are ignored.
+        labelled: ``(N,)`` bool, whether each frame has a mask.  An unlabelled frame has no
+            ground truth, not an empty one, so it is left out rather than scored against zeros.
+
+    Returns a zero scalar (keeping the graph) when no frame is labelled.
+    """
+    labelled = labelled.to(device=logits.device, dtype=torch.bool)
+    if not bool(labelled.any()):
+        return logits.sum() * 0.0
+    return bce_dice_loss(logits[labelled], masks.to(logits.device)[labelled], bce_weight)

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from DTCTrainingLib.losses import bce_dice_loss, distillation_loss, soft_dice_loss, temporal_consistency_loss
+from DTCTrainingLib.losses import (
+    bce_dice_loss,
+    distillation_loss,
+    labelled_frames_loss,
+    soft_dice_loss,
+    temporal_consistency_loss,
+)
 
 LOGITS = np.array([[[[2.0, -1.0], [0.5, -3.0]]], [[[-0.2, 1.5], [0.0, 4.0]]]])
 TARGET = np.array([[[[1.0, 0.0], [0.5, 0.2]]], [[[0.0, 0.9], [0.5, 1.0]]]])  # soft, with values exactly 0.5
@@ -29,6 +35,29 @@ def test_bce_dice_value(hard):
     got = bce_dice_loss(torch.tensor(LOGITS, dtype=torch.float32), torch.tensor(TARGET, dtype=torch.float32),
                         hard_dice_target=hard)
     assert got.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_ground_truth_term_scores_the_labelled_frames_only():
+    # Three frames: two labelled with binary masks, the middle one unlabelled with an all-zero mask,
+    # which is what "no mask" looks like in a clip batch; scoring it as empty would change the value.
+    logits = np.array([LOGITS[0], [[[3.0, 2.5], [1.0, 2.0]]], LOGITS[1]])  # the middle frame predicts foreground
+    masks = np.array([[[[1.0, 0.0], [1.0, 0.0]]], [[[0.0, 0.0], [0.0, 0.0]]], [[[0.0, 1.0], [0.0, 1.0]]]])
+    labelled = [True, False, True]
+    kept_logits, kept_masks = logits[[0, 2]], masks[[0, 2]]
+    expected = 0.3 * bce_by_hand(kept_logits, kept_masks) + soft_dice_by_hand(sigmoid(kept_logits), kept_masks)
+    as_empty = 0.3 * bce_by_hand(logits, masks) + soft_dice_by_hand(sigmoid(logits), masks)
+    assert abs(expected - as_empty) > 0.05  # counting the unlabelled frame would be seen
+    got = labelled_frames_loss(torch.tensor(logits, dtype=torch.float32), torch.tensor(masks, dtype=torch.float32),
+                               torch.tensor(labelled), bce_weight=0.3)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_ground_truth_term_without_labelled_frames_is_zero_and_keeps_the_graph():
+    logits = torch.tensor(LOGITS, dtype=torch.float32, requires_grad=True)
+    got = labelled_frames_loss(logits, torch.ones_like(logits), torch.tensor([False, False]))
+    assert got.item() == 0.0
+    got.backward()  # a step on a clip without masks must not fail
+    assert logits.grad is not None and float(logits.grad.abs().sum()) == 0.0
 
 
 def test_soft_dice_of_two_empty_masks_is_zero_and_integer_labels_are_accepted():

@@ -112,6 +112,12 @@ def output_folder(path: PathLike) -> Iterator[Path]:
         if not folder.exists():
             try:
                 folder.mkdir()
+            except FileExistsError:
+                if folder.is_dir():  # made by another process since the check (the other rank of a DDP run)
+                    continue
+                _remove_empty(created)
+                raise SequenceWriteError("must be a folder to write into, but this is a file.", folder,
+                                         "Name a folder whose parents are folders.") from None
             except OSError as error:
                 _remove_empty(created)
                 raise SequenceWriteError(f"cannot be created ({error.strerror or error}).", folder,

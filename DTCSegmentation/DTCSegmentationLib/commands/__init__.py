@@ -5,4 +5,4 @@ has ``func`` set to a ``run(args) -> int`` function.  Heavy imports (torch, Open
 happen inside ``run`` so that ``dtc --help`` stays fast.
 """
 
-COMMAND_MODULES = ("simulate", "segment", "export", "live")
+COMMAND_MODULES = ("simulate", "segment", "export", "live", "reconstruct")

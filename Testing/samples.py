@@ -189,3 +189,14 @@ def process_running(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return True
+
+
+def recv_exactly(sock, size: int) -> bytes:
+    """``size`` bytes from a socket (ConnectionError if the peer closes first)."""
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data

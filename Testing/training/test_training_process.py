@@ -220,10 +220,8 @@ def test_a_lost_interrupt_is_repeated_so_the_run_stops_cleanly_before_the_kill(d
     python.chmod(0o755)
     process = TrainingProcess("teacher", dataset, tmp_path / "run", TINY, python=python).start()
     wait_for_event(process, "epoch")
-    started = time.monotonic()
     process.cancel(grace=60)
     assert process.wait(timeout=90) == "cancelled", list(process.log)
-    assert time.monotonic() - started < 30  # stopped by the repeated interrupt, not killed after the grace period
-    assert process.returncode == 130
+    assert process.returncode == 130  # stopped by the repeated interrupt, not killed (-9) after the grace period
     log = list(process.log)
     assert any("first interrupt lost" in line for line in log) and any("interrupted" in line for line in log), log

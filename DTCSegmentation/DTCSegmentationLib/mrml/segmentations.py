@@ -49,25 +49,45 @@ def register_segmentation_converters() -> None:
         factory.RegisterConverterRule(slicer.vtkClosedSurfaceToBinaryLabelmapConversionRule())
 
 
+def frame_labelmap(mask: np.ndarray, ijk_to_ras: np.ndarray):
+    """A ``vtkMRMLLabelMapVolumeNode`` (not in a scene) holding ``mask`` ``(H, W)`` as 0/1, placed by the frame's
+    ``(4, 4)`` IJK-to-RAS (mm)."""
+    slicer = slicer_module()
+    labelmap = slicer.vtkMRMLLabelMapVolumeNode()
+    slicer.util.updateVolumeFromArray(labelmap, (np.asarray(mask) > 0).astype(np.uint8)[None])
+    labelmap.SetIJKToRASMatrix(vtk_matrix(ijk_to_ras))
+    return labelmap
+
+
+def frame_image(mask: np.ndarray, ijk_to_ras: np.ndarray):
+    """:func:`frame_labelmap` as the ``vtkOrientedImageData`` the segmentation logic takes."""
+    return slicer_module().vtkSlicerSegmentationsModuleLogic.CreateOrientedImageDataFromVolumeNode(
+        frame_labelmap(mask, ijk_to_ras))
+
+
+def segmentation_on_grid(image):
+    """An empty ``vtkMRMLSegmentationNode`` (not in a scene) whose reference geometry is ``image``'s grid, so
+    that Slicer edits its segments on the frame's pixels."""
+    slicer = slicer_module()
+    register_segmentation_converters()
+    node = slicer.vtkMRMLSegmentationNode()
+    node.GetSegmentation().SetConversionParameter(
+        slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName(),
+        slicer.vtkSegmentationConverter.SerializeImageGeometry(image))
+    return node
+
+
 def segmentation_item(mask: np.ndarray, ijk_to_ras: np.ndarray):
     """A ``vtkMRMLSegmentationNode`` (not in a scene) holding ``mask`` ``(H, W)`` (non-zero = prostate) as the
     :data:`PROSTATE_SEGMENT` segment, placed by the frame's ``(4, 4)`` IJK-to-RAS (mm)."""
     slicer = slicer_module()
-    register_segmentation_converters()
-    logic = slicer.vtkSlicerSegmentationsModuleLogic
-    labelmap = slicer.vtkMRMLLabelMapVolumeNode()
-    slicer.util.updateVolumeFromArray(labelmap, (np.asarray(mask) > 0).astype(np.uint8)[None])
-    labelmap.SetIJKToRASMatrix(vtk_matrix(ijk_to_ras))
-    image = logic.CreateOrientedImageDataFromVolumeNode(labelmap)
-    node = slicer.vtkMRMLSegmentationNode()
+    image = frame_image(mask, ijk_to_ras)
+    node = segmentation_on_grid(image)
     segmentation = node.GetSegmentation()
-    segmentation.SetConversionParameter(
-        slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName(),
-        slicer.vtkSegmentationConverter.SerializeImageGeometry(image))
     segment_id = segmentation.AddEmptySegment(PROSTATE_SEGMENT, PROSTATE_SEGMENT, list(PROSTATE_COLOR))
     # the tag vtkSegment::SetTerminology (Slicer 5.9+) writes; 5.6 and 5.8 have only the tag
     segmentation.GetSegment(segment_id).SetTag(slicer.vtkSegment.GetTerminologyEntryTagName(), PROSTATE_TERMINOLOGY)
-    if not logic.SetBinaryLabelmapToSegment(image, node, segment_id):
+    if not slicer.vtkSlicerSegmentationsModuleLogic.SetBinaryLabelmapToSegment(image, node, segment_id):
         raise DTCError("a mask could not be stored as a segment.", fix="Check the frame has a valid geometry.")
     return node
 
@@ -75,13 +95,8 @@ def segmentation_item(mask: np.ndarray, ijk_to_ras: np.ndarray):
 def replace_segment(node, mask: np.ndarray, ijk_to_ras: np.ndarray, segment_id: str = PROSTATE_SEGMENT) -> None:
     """Replace ``segment_id`` of the segmentation ``node`` by ``mask`` ``(H, W)`` (non-zero = in) placed by the
     ``(4, 4)`` IJK-to-RAS (mm): the call Segment Editor effects end in (``SetBinaryLabelmapToSegment``, replace)."""
-    slicer = slicer_module()
-    logic = slicer.vtkSlicerSegmentationsModuleLogic
-    labelmap = slicer.vtkMRMLLabelMapVolumeNode()
-    slicer.util.updateVolumeFromArray(labelmap, (np.asarray(mask) > 0).astype(np.uint8)[None])
-    labelmap.SetIJKToRASMatrix(vtk_matrix(ijk_to_ras))
-    image = logic.CreateOrientedImageDataFromVolumeNode(labelmap)
-    if not logic.SetBinaryLabelmapToSegment(image, node, segment_id, logic.MODE_REPLACE):
+    logic = slicer_module().vtkSlicerSegmentationsModuleLogic
+    if not logic.SetBinaryLabelmapToSegment(frame_image(mask, ijk_to_ras), node, segment_id, logic.MODE_REPLACE):
         raise DTCError(f"segment '{segment_id}' could not be replaced.", fix="Check the segmentation has that segment.")
 
 

@@ -11,12 +11,13 @@ from typing import Collection, Dict, List, Mapping, Optional
 import numpy as np
 from DTCSegmentationLib.errors import DTCError
 from DTCSegmentationLib.mrml.frame_source import FrameSource, frame_source
-from DTCSegmentationLib.mrml.scene import ROLE_ATTRIBUTE, nodes_by_class, slicer_module, vtk_matrix
+from DTCSegmentationLib.mrml.scene import ROLE_ATTRIBUTE, nodes_by_class, slicer_module
 from DTCSegmentationLib.mrml.segmentations import (
+    frame_labelmap,
     frame_lookup,
     labelmap_mask,
-    register_segmentation_converters,
     segment_mask,
+    segmentation_on_grid,
 )
 from DTCSegmentationLib.mrml.volume_sequences import add_to_browser, browser_of_proxy
 
@@ -93,22 +94,13 @@ def add_annotation_sequence(scene, images, masks: Mapping[int, np.ndarray], name
     if source.sequence is not None:
         sequence.CopySequenceIndex(source.sequence)
     values = source.index_values()
-    segmentations = slicer.vtkSlicerSegmentationsModuleLogic
     for index, mask in sorted(masks.items()):
-        labelmap = slicer.vtkMRMLLabelMapVolumeNode()
-        slicer.util.updateVolumeFromArray(labelmap, (np.asarray(mask) > 0).astype(np.uint8)[None])
-        labelmap.SetIJKToRASMatrix(vtk_matrix(source.ijk_to_ras(index)))
-        item = labelmap
+        item = frame_labelmap(mask, source.ijk_to_ras(index))
         if kind == "segmentation":
-            register_segmentation_converters()
-            image = segmentations.CreateOrientedImageDataFromVolumeNode(labelmap)
-            item = slicer.vtkMRMLSegmentationNode()
-            segmentation = item.GetSegmentation()
-            # the frame's grid as the reference geometry, so Slicer edits the masks on the image's pixels
-            segmentation.SetConversionParameter(
-                slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName(),
-                slicer.vtkSegmentationConverter.SerializeImageGeometry(image))
-            segmentations.SetBinaryLabelmapToSegment(image, item, segmentation.AddEmptySegment("", segment))
+            image = slicer.vtkSlicerSegmentationsModuleLogic.CreateOrientedImageDataFromVolumeNode(item)
+            item = segmentation_on_grid(image)
+            slicer.vtkSlicerSegmentationsModuleLogic.SetBinaryLabelmapToSegment(
+                image, item, item.GetSegmentation().AddEmptySegment("", segment))
         sequence.SetDataNodeAtValue(item, values[index])
     if source.browser is not None:
         add_to_browser(scene, source.browser, [sequence], logic)

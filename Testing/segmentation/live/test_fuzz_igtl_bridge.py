@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pyigtl import ImageMessage, MessageBase, PositionMessage, StringMessage, TransformMessage
 from pyigtl.messages import CRC64
-from samples import bounded
+from samples import bounded, recv_exactly
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.slow]  # opens sockets
 
@@ -52,16 +52,6 @@ def wait_until(condition, what):
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting until {what}"
         time.sleep(0.005)
-
-
-def recv_exactly(sock, size):
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return data
 
 
 # --- what a peer may send ------------------------------------------------------------------------------------

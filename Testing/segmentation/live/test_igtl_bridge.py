@@ -19,6 +19,7 @@ from DTCSegmentationLib.inference.segmenter import Segmenter
 from DTCSegmentationLib.live.igtl_bridge import BridgeConfig, IgtlBridge
 from DTCSegmentationLib.networks.model_file import ModelInfo
 from pyigtl import ImageMessage, MessageBase, TransformMessage
+from samples import recv_exactly
 
 pytestmark = pytest.mark.slow  # trains networks or opens sockets
 
@@ -127,16 +128,6 @@ def assert_hung_up(sock):
         assert sock.recv(1) == b""
     except ConnectionResetError:
         pass
-
-
-def recv_exactly(sock, size):
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return data
 
 
 def read_raw(sock):

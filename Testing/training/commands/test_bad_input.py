@@ -172,12 +172,10 @@ def test_ground_truth_of_another_frame_size_is_one_line(tmp_path, capsys):
 
 # 8: Ctrl-C keeps the checkpoint and says so; the unfinished best model cannot be mistaken ------------------------
 
-@pytest.mark.slow
-def test_ctrl_c_during_training_names_what_it_kept_and_resume_finishes(dataset, tmp_path, capsys, monkeypatch):
+def interrupt_the_second_validation(monkeypatch):
+    """Ctrl-C during epoch 2 (its validation), after epoch 1 has left a checkpoint and best weights."""
     from DTCTrainingLib.trainer import Trainer
 
-    out = tmp_path / "run"
-    argv = ["train", "teacher", "--data", str(dataset), "--out", str(out), *TINY, "--set", "optim.epochs=3"]
     validate, calls = Trainer.validate, []
 
     def interrupted_in_epoch_2(self):
@@ -187,6 +185,13 @@ def test_ctrl_c_during_training_names_what_it_kept_and_resume_finishes(dataset, 
         return validate(self)
 
     monkeypatch.setattr(Trainer, "validate", interrupted_in_epoch_2)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_training_names_what_it_kept_and_resume_finishes(dataset, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    argv = ["train", "teacher", "--data", str(dataset), "--out", str(out), *TINY, "--set", "optim.epochs=3"]
+    interrupt_the_second_validation(monkeypatch)
     assert main(argv) == 130
     message = capsys.readouterr().err.strip().splitlines()[-1]
     assert message.startswith("dtc train: interrupted; kept ") and "no partial output" not in message
@@ -204,18 +209,8 @@ def test_ctrl_c_during_training_names_what_it_kept_and_resume_finishes(dataset, 
 
 @pytest.mark.slow
 def test_a_student_refuses_a_teacher_stage_that_did_not_finish(dataset, tmp_path, capsys, monkeypatch):
-    from DTCTrainingLib.trainer import Trainer
-
     out = tmp_path / "run"
-    validate, calls = Trainer.validate, []
-
-    def interrupted_in_epoch_2(self):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return validate(self)
-
-    monkeypatch.setattr(Trainer, "validate", interrupted_in_epoch_2)
+    interrupt_the_second_validation(monkeypatch)
     assert main(["train", "all", "--data", str(dataset), "--out", str(out), *TINY, "--set", "optim.epochs=2"]) == 130
     capsys.readouterr()
     monkeypatch.undo()

@@ -2,7 +2,7 @@
 model it replaces, on the real validation sweeps (clean and degraded like screen captures) and on
 held-out simulated sweeps; results to WORK/results.json and a markdown table on stdout.
 
-Usage: python tools/evaluate_default_model.py WORK [--previous OLD_MODEL]
+Usage: python tools/evaluate_default_model.py WORK [--previous NAME=MODEL ...]
 WORK is the folder of tools/train_default_model.sh. Each evaluation is skipped when its
 summary.json exists, so a rerun only does what is missing.
 """
@@ -15,7 +15,8 @@ from DTCTrainingLib.cli import main as dtc
 
 # The teacher is the plain 2D network: the same architecture trained without any temporal term.
 ROWS = {"student": "run/student.safetensors", "teacher (plain 2D)": "run/teacher.safetensors"}
-COLUMNS = ("gland_dice", "empty_specificity", "dice", "hd95_mm", "flow_dice", "flicker_rate")
+COLUMNS = ("gland_dice", "empty_specificity", "far_empty_specificity", "dice", "hd95_mm", "flow_dice",
+           "flicker_rate")
 
 
 def evaluate(model: Path, data: Path, split: str, out: Path) -> dict:
@@ -31,7 +32,8 @@ def evaluate(model: Path, data: Path, split: str, out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("work", type=Path)
-    parser.add_argument("--previous", type=Path, help="the model being replaced (simulated sweeps only)")
+    parser.add_argument("--previous", action="append", default=[], metavar="NAME=MODEL",
+                        help="an earlier model to score beside the new ones (repeatable)")
     args = parser.parse_args()
     work = args.work
     real = work / "real" if (work / "real").exists() else work / "mix"
@@ -44,8 +46,11 @@ def main() -> None:
         dtc(["dataset", "simulate", "--cases", "6", "--frames", "60", "--val-cases", "0", "--test-cases", "6",
              "--seed", "9000", "--out", str(simulated)])
     rows = dict(ROWS)
-    if args.previous:
-        rows["previous shipped model (simulation only)"] = str(args.previous.resolve())
+    for entry in args.previous:
+        name, _, model = entry.partition("=")
+        if not model:
+            parser.error(f"--previous {entry!r}: write it as NAME=MODEL")
+        rows[name] = str(Path(model).resolve())
     results = {}
     for name, model in rows.items():
         model = work / model

@@ -6,7 +6,11 @@ Per frame (:func:`frame_metrics`):
   for sweeps whose ends show no gland, ``gland_dice`` (Dice on frames whose truth is not
   empty, NaN elsewhere) and ``empty_specificity`` (on frames whose truth is empty: 1 when the
   prediction is empty too, else 0; NaN elsewhere), so their means are the outline's Dice and
-  the frame-level specificity;
+  the frame-level specificity; ``far_empty_specificity``, the same on empty frames at least
+  :data:`END_MARGIN_FRAMES` frames from any frame with gland (set by the recording-level
+  :func:`~.scoring.evaluate_recording`, which knows the neighbours): where a gland ends is
+  uncertain by a few millimetres in any label, so this separates "the outline runs on a
+  little past the apex" from "a gland where there is none";
 * the SUN-SEG family, on the probability map when there is one (else on the mask), via
   pysodmetrics: ``s_measure`` (S-alpha, alpha 0.5), ``e_measure`` (mean E-phi over the 256
   thresholds), ``weighted_f`` (F-beta-w, beta^2 = 1), ``mean_f`` (mean F-beta over the 256
@@ -36,12 +40,15 @@ from DTCSegmentationLib.temporal.consistency import mask_dice
 
 # The paper's column order (SUN-SEG family, then Dice and sensitivity), then the rest.
 METRICS = ("s_measure", "e_measure", "weighted_f", "dice", "sensitivity", "iou", "precision", "mean_f", "mae",
-           "hd95_mm", "assd_mm", "gland_dice", "empty_specificity")
+           "hd95_mm", "assd_mm", "gland_dice", "empty_specificity", "far_empty_specificity")
+# Empty frames closer than this (in frames) to a frame with gland do not count for far_empty_specificity.
+END_MARGIN_FRAMES = 3
 METRIC_LABELS = {
     "s_measure": "S-alpha", "e_measure": "mean E-phi", "weighted_f": "F-beta-w", "dice": "Dice",
     "sensitivity": "Sen", "iou": "IoU", "precision": "Prec", "mean_f": "mean F-beta", "mae": "MAE",
     "hd95_mm": "HD95 (mm)", "assd_mm": "ASSD (mm)", "gland_dice": "Dice (gland frames)",
     "empty_specificity": "Spec (empty frames)",
+    "far_empty_specificity": f"Spec (empty, >= {END_MARGIN_FRAMES} frames from gland)",
 }
 
 
@@ -60,6 +67,8 @@ def overlap_metrics(mask: np.ndarray, truth: np.ndarray) -> Dict[str, float]:
         # outline, so the outline is scored on gland frames and the empty frames as a detection.
         "gland_dice": mask_dice(mask, truth) if actual else float("nan"),
         "empty_specificity": float("nan") if actual else float(predicted == 0),
+        # A lone frame has no neighbour with gland; scoring.evaluate_recording blanks the near ones.
+        "far_empty_specificity": float("nan") if actual else float(predicted == 0),
     }
 
 

@@ -20,7 +20,7 @@ from DTCSegmentationLib.temporal.consistency import (
     analyze_consistency,
 )
 
-from DTCTrainingLib.evaluation.metrics import METRICS, aggregate, frame_metrics, mean_metrics
+from DTCTrainingLib.evaluation.metrics import END_MARGIN_FRAMES, METRICS, aggregate, frame_metrics, mean_metrics
 
 
 @dataclass
@@ -98,8 +98,21 @@ def evaluate_recording(name: str, frames: Sequence[np.ndarray], masks: Sequence[
             reference = reference.max(axis=2)
         accuracy[index] = frame_metrics(masks[index], reference > 0, None if probabilities is None else probabilities[index],
                                         spacing=(row, column))
+    mark_far_empty_frames(accuracy)
     times = np.arange(len(frames), dtype=float) if frame_times is None else np.asarray(frame_times, float)
     return RecordingEvaluation(name, times, consistency, accuracy)
+
+
+def mark_far_empty_frames(accuracy: Dict[int, Dict[str, float]], margin: int = END_MARGIN_FRAMES) -> None:
+    """Set ``far_empty_specificity`` in every frame's metrics (by frame index), in place.
+
+    It is the frame's ``empty_specificity`` when the nearest annotated frame with gland is at
+    least ``margin`` frames away (or no annotated frame has gland), NaN otherwise.
+    """
+    gland = np.array(sorted(index for index, scores in accuracy.items() if np.isnan(scores["empty_specificity"])))
+    for index, scores in accuracy.items():
+        far = not len(gland) or int(np.abs(gland - index).min()) >= margin
+        scores["far_empty_specificity"] = scores["empty_specificity"] if far else float("nan")
 
 
 def summarize(evaluations: Sequence[RecordingEvaluation]) -> Dict[str, Dict]:

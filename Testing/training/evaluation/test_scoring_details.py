@@ -76,3 +76,18 @@ def test_a_single_frame_recording_adds_no_frame_pair():
     assert summarize([single])["dataset"]["flicker_rate"] == 0.0
     flicker = evaluate_recording("flicker", *rectangles([10, 0, 0]))  # 1 event in 2 pairs
     assert summarize([single, flicker])["dataset"]["flicker_rate"] == pytest.approx(1 / 2)
+
+
+def test_far_empty_specificity_counts_only_empty_frames_three_or_more_frames_from_the_gland():
+    # gland in frames 4-5; the model marks frames 2 (next to the gland) and 8 (three frames away)
+    frames, truth = rectangles([0, 0, 0, 0, 10, 10, 0, 0, 0, 0])
+    _, predicted = rectangles([0, 0, 10, 0, 10, 10, 0, 0, 10, 0])
+    evaluation = evaluate_recording("r", frames, predicted, truth=dict(enumerate(truth)))
+    rows = evaluation.rows()
+    assert [rows[t]["far_empty_specificity"] for t in (0, 1, 8, 9)] == [1.0, 1.0, 0.0, 1.0]
+    assert all(math.isnan(rows[t]["far_empty_specificity"]) for t in (2, 3, 4, 5, 6, 7))
+    summary = evaluation.summary()
+    assert summary["empty_specificity"] == pytest.approx(6 / 8) and summary["far_empty_specificity"] == pytest.approx(3 / 4)
+    # a recording without any gland: every empty frame is far from one
+    none = evaluate_recording("r", frames, predicted * 0, truth={t: truth[0] for t in range(10)})
+    assert none.summary()["far_empty_specificity"] == 1.0

@@ -165,7 +165,7 @@ def test_installed_extension_finds_the_default_model(tmp_path):
                 shutil.copy2(ROOT / module / entry, tree / entry)
     loaded = load_default_model_from(tree)
     assert Path(loaded["model"]) == tree / "Resources" / "Models" / "dtc_default.safetensors"
-    assert (loaded["architecture"], loaded["input_size"]) == ("fast_unet", [192, 256])  # MODEL_CARD.md
+    assert (loaded["architecture"], loaded["input_size"]) == ("fast_unet", [128, 160])  # MODEL_CARD.md
 
 
 def test_wheel_ships_the_default_model(tmp_path):
@@ -185,7 +185,7 @@ def test_wheel_ships_the_default_model(tmp_path):
     assert installed.returncode == 0, installed.stderr[-3000:]
     loaded = load_default_model_from(target)
     assert Path(loaded["model"]) == target / "DTCSegmentationLib" / "Resources" / "Models" / "dtc_default.safetensors"
-    assert (loaded["architecture"], loaded["input_size"]) == ("fast_unet", [192, 256])  # MODEL_CARD.md
+    assert (loaded["architecture"], loaded["input_size"]) == ("fast_unet", [128, 160])  # MODEL_CARD.md
 
 
 def cmake_setting(name: str) -> str:

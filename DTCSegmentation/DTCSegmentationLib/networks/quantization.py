@@ -250,7 +250,8 @@ def quantize_model(model: nn.Module, info: ModelInfo, recordings: Sequence[PathL
         raise QuantizationError(
             f"the int8 masks agree with the float32 ones at mean Dice {agreement:.4f} (lowest frame {min(dice):.4f}) "
             f"on {len(dice)} held-out frames, below the required {min_agreement}; nothing was written.",
-            fix="Export float32 (no --int8), calibrate on more or more typical recordings, or lower --min-agreement.")
+            fix=f"Calibrate on more frames (--calibration-frames; {len(frames.calibration)} were used) or on more "
+                "typical recordings, export float32 (no --int8), or lower --min-agreement.")
     quantization = {
         "type": QUANTIZATION_TYPE, "weights": "int8 per channel", "activations": "uint8",
         "calibration": f"percentile {PERCENTILE}", "calibration_frames": int(len(frames.calibration)),

@@ -137,9 +137,11 @@ def test_refused_below_the_required_agreement_and_nothing_is_written(exported, r
 
 def test_an_activation_outlier_that_breaks_int8_is_caught(recordings, tmp_path):
     model, info = tiny_model(recordings[0], outlier_channel=True)
-    with pytest.raises(QuantizationError, match="below the required 0.98"):
+    with pytest.raises(QuantizationError, match="below the required 0.98") as refused:
         export_int8_onnx(model, info, tmp_path / "m.onnx", recordings, calibration_frames=FRAMES, agreement_frames=FRAMES)
     assert list(tmp_path.iterdir()) == []
+    # the fix names the option that made the shipped model's export pass (100 -> 400 frames)
+    assert f"Calibrate on more frames (--calibration-frames; {FRAMES} were used)" in str(refused.value)
 
 
 def test_calibration_uses_the_recordings_frames_normalised_as_the_model_expects(recordings, monkeypatch):

@@ -1,8 +1,8 @@
 """Write outputs so that an interrupted job never leaves a half-written file.
 
-Everything is first written under a hidden temporary name next to the target and
-renamed into place only when complete.  Existing outputs are never replaced unless
-the caller asks for it.
+Everything is first written under a hidden temporary name next to the target (ending in the
+target's own name, so its suffix still says the format) and renamed into place only when
+complete.  Existing outputs are never replaced unless the caller asks for it.
 """
 
 import contextlib
@@ -28,7 +28,9 @@ def check_writable(path: PathLike, overwrite: bool = False) -> Path:
 
 
 def _temporary_sibling(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    # The name ends as the target's does, so writers that pick the format by suffix (SimpleITK,
+    # NumPy's .npy) write the target's format.
+    return path.with_name(f".{uuid.uuid4().hex[:8]}.partial.{path.name}")
 
 
 class AtomicOutput:

@@ -1,9 +1,10 @@
-"""Output folders: created when missing, removed again when the block fails, shared with a process that races us."""
+"""Atomic outputs (temporaries named like their targets) and output folders: created when missing, removed again when
+the block fails, shared with a process that races us."""
 
 from pathlib import Path
 
 import pytest
-from DTCSegmentationLib.atomic import output_folder
+from DTCSegmentationLib.atomic import atomic_output, output_folder
 from DTCSegmentationLib.errors import DTCError
 
 
@@ -32,3 +33,18 @@ def test_a_failed_block_removes_only_the_folders_it_made_and_a_file_in_the_way_i
     with pytest.raises(DTCError, match="this is a file"):
         with output_folder(tmp_path / "file" / "sub"):
             pass
+
+
+def test_the_temporary_keeps_the_targets_suffix_so_suffix_driven_writers_write_its_format(tmp_path):
+    import numpy as np
+    import SimpleITK as sitk
+
+    values = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    with atomic_output(tmp_path / "a.npy") as temporary:
+        np.save(temporary, values)  # appends ".npy" to any name that does not end in it
+    with atomic_output(tmp_path / "b.nii.gz") as temporary:
+        sitk.WriteImage(sitk.GetImageFromArray(values), str(temporary))  # the writer follows the suffix
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "b.nii.gz"]
+    assert np.array_equal(np.load(tmp_path / "a.npy"), values)
+    assert (tmp_path / "b.nii.gz").read_bytes()[:2] == b"\x1f\x8b"  # gzip, as the name says
+    assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "b.nii.gz"))), values)

@@ -1,20 +1,17 @@
 """The gland of a recording file in 3D, as one call: poses from the file (or a ``sweep.json``), masks from a
 mask file or a model, a labelmap file out and its volume (``dtc reconstruct``)."""
 
-import os
-import uuid
 from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
 import SimpleITK as sitk
 
-from DTCSegmentationLib.atomic import check_writable
+from DTCSegmentationLib.atomic import atomic_output, check_writable
 from DTCSegmentationLib.errors import PathLike
 from DTCSegmentationLib.reconstruction.compounding import ReconstructionError, compound_masks
 from DTCSegmentationLib.reconstruction.frame_poses import poses_from_sweep_json
 
-# SimpleITK picks the writer by the file name, so the temporary keeps the output's suffix.
 LABELMAP_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")
 
 
@@ -24,14 +21,8 @@ def write_labelmap(image: sitk.Image, path: PathLike, overwrite: bool = False) -
     if not path.name.lower().endswith(LABELMAP_SUFFIXES):
         raise ReconstructionError("is not a labelmap file name.", path,
                                   f"End the output in one of {', '.join(LABELMAP_SUFFIXES)}.")
-    check_writable(path, overwrite)
-    temporary = path.with_name(f".{uuid.uuid4().hex[:8]}.partial.{path.name}")
-    try:
+    with atomic_output(path, overwrite) as temporary:  # keeps the suffix SimpleITK picks the writer by
         sitk.WriteImage(image, str(temporary), useCompression=True)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -11,6 +11,14 @@ from DTCTrainingLib.evaluation.ablation import check_claim
 ARGS = {"features": [8, 8, 16, 16]}
 
 
+def tiny_ablation(data, out, variants, *options):
+    """``dtc ablation`` argv on a tiny network, one step per epoch, the teacher trained for 2 epochs."""
+    return ["ablation", "--data", str(data), "--out", str(out), "--variants", variants, *options, "--backend", "eager",
+            "--set", "data.height=64", "--set", "data.width=96", "--set", "optim.epochs=1", "--set", "optim.batch_size=2",
+            "--set", "optim.steps_per_epoch=1", "--set", f"network.arguments={json.dumps(ARGS)}",
+            "--teacher-set", "optim.epochs=2"]
+
+
 def row(dice, consistency, events):
     return {"dice": dice, "flow_consistency": consistency, "flow_dice": 0.9, "flicker_events": events}
 
@@ -34,10 +42,7 @@ def test_teacher_set_trains_only_the_baseline_differently_and_split_picks_the_sc
     make_simulated_dataset(data, cases=4, frames=4, height=64, width=96, labelled_every=2, val_cases=1, test_cases=1,
                            seed=7, progress=False)
     out = tmp_path / "abl"
-    assert main(["ablation", "--data", str(data), "--out", str(out), "--variants", "2D baseline,full DTC",
-                 "--backend", "eager", "--split", "val", "--set", "data.height=64", "--set", "data.width=96",
-                 "--set", "optim.epochs=1", "--set", "optim.batch_size=2", "--set", "optim.steps_per_epoch=1",
-                 "--set", f"network.arguments={json.dumps(ARGS)}", "--teacher-set", "optim.epochs=2"]) == 0
+    assert main(tiny_ablation(data, out, "2D baseline,full DTC", "--split", "val")) == 0
     printed = capsys.readouterr().out
     claim = json.loads(printed[printed.index('{\n  "report"'):])["claim"]
     epochs = {}
@@ -63,11 +68,7 @@ def test_seeds_train_each_row_per_seed_and_the_claim_is_computed_from_the_seed_r
                            seed=8, progress=False)
     out = tmp_path / "abl"
     rows = "2D baseline,2D same schedule,full DTC"
-    argv = ["ablation", "--data", str(data), "--out", str(out), "--variants", rows, "--seeds", "3,4",
-            "--ema", "0.5", "--flow-average", "2", "--backend", "eager", "--set", "data.height=64",
-            "--set", "data.width=96", "--set", "optim.epochs=1", "--set", "optim.batch_size=2",
-            "--set", "optim.steps_per_epoch=1", "--set", f"network.arguments={json.dumps(ARGS)}",
-            "--teacher-set", "optim.epochs=2"]
+    argv = tiny_ablation(data, out, rows, "--seeds", "3,4", "--ema", "0.5", "--flow-average", "2")
     assert main(argv) == 0
     claims = json.loads((out / "report" / "claim.json").read_text())
     claim = claims["full DTC vs 2D baseline"]

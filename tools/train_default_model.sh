@@ -17,27 +17,8 @@ set -euo pipefail
 mrus="${1:?usage: train_default_model.sh MRUS_DIR [WORK_DIR]}"
 work="${2:-build/default_model}"
 mkdir -p "$work"
-size=128x160
+source "$(dirname "$0")/training_sweeps.sh"
 common=(--set seed=100 --set data.height=128 --set data.width=160 --set optim.batch_size=16)
-volumes=(--images "$mrus/fixed_images" --labels "$mrus/fixed_labels" --label-channel 0 --sweeps rotational axial
-         --frames 40 --size "$size" --pixel-mm 1.1 --frame-rate 20 --probe-axis +k --probe-side +i)
-
-cases=(); for i in $(seq -f "%03g" 0 71); do cases+=(--case "obs$i"); done
-train=(); for i in $(seq -f "%03g" 0 63); do train+=(--case "obs$i"); done
-val=(); for i in $(seq -f "%03g" 64 71); do val+=("obs$i"); done
-[ -e "$work/real/dataset.json" ] || dtc dataset from-volumes "${volumes[@]}" "${cases[@]}" --val "${val[@]}" --seed 0 \
-    --out "$work/real"
-# two more draws of tremor, tilt and pressure through the training volumes only
-for seed in 1 2; do
-  [ -e "$work/real_draw$seed/dataset.json" ] || dtc dataset from-volumes "${volumes[@]}" "${train[@]}" --val-fraction 0 \
-      --seed "$seed" --out "$work/real_draw$seed"
-done
-[ -e "$work/clinical/dataset.json" ] || dtc dataset simulate --style clinical --cases 24 --frames 40 --size 192x256 \
-    --val-cases 0 --seed 300 --out "$work/clinical"
-[ -e "$work/classic/dataset.json" ] || dtc dataset simulate --cases 6 --frames 40 --size 256x448 --val-cases 0 \
-    --seed 400 --out "$work/classic"
-[ -e "$work/classic_more/dataset.json" ] || dtc dataset simulate --cases 24 --frames 40 --size 256x448 --val-cases 0 \
-    --seed 500 --out "$work/classic_more"
 # validation = the real validation sweeps only: the best epoch is chosen on real TRUS
 [ -e "$work/mix/dataset.json" ] || dtc dataset merge "$work/real" "$work/real_draw1" "$work/real_draw2" \
     "$work/clinical" "$work/classic" --out "$work/mix"

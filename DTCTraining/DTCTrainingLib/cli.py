@@ -10,6 +10,7 @@ import importlib
 import shlex
 import signal
 import sys
+import threading
 from typing import List, Optional
 
 from DTCSegmentationLib import __version__
@@ -43,11 +44,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run ``dtc`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+def stop_cleanly_on_interrupt() -> None:
+    """Make SIGINT (and CTRL_BREAK_EVENT on Windows) raise ``KeyboardInterrupt`` in this process.
+
+    A process started in the background of a non-interactive shell (``dtc train ... &`` in a script,
+    or a Slicer started that way, whose panel then starts the training) inherits "ignore SIGINT", and
+    Python then installs no ``KeyboardInterrupt`` handler: the panel's Cancel, which is SIGINT to the
+    run's process group, would do nothing until its grace period ends in a kill, and ``dtc live``
+    would not stop. Every ``dtc`` command stops cleanly on an interrupt, so it always takes one.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread (dtc run in-process by a caller)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if hasattr(signal, "SIGBREAK"):
         # Windows: the Slicer panel cancels a run with CTRL_BREAK_EVENT; stop as cleanly as on Ctrl-C.
         signal.signal(signal.SIGBREAK, signal.default_int_handler)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``dtc`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    stop_cleanly_on_interrupt()
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)

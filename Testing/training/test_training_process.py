@@ -42,6 +42,21 @@ def wait_for_event(process, name, timeout=90.0):
     raise AssertionError(f"no {name!r} event; state {process.state}, log {list(process.log)[-5:]}")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal inheritance")
+def test_cancel_stops_a_run_started_by_a_slicer_that_ignores_ctrl_c(dataset, tmp_path):
+    # A Slicer started in the background of a script ignores SIGINT, and its children inherit that.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process = TrainingProcess("teacher", dataset, tmp_path / "run",
+                                  {**TINY, "optim.epochs": 100000, "optim.patience": 100000}).start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    wait_for_event(process, "epoch")
+    process.cancel(grace=60)
+    assert process.wait(timeout=90) == "cancelled", list(process.log)
+    assert process.returncode == 130 and "interrupted" in process.error
+
+
 def test_cancel_keeps_a_resumable_checkpoint_and_resume_finishes(dataset, tmp_path):
     out = tmp_path / "run"
     process = TrainingProcess("teacher", dataset, out, {**TINY, "optim.epochs": 4}).start()

@@ -62,6 +62,27 @@ def test_dtc_live_serves_a_peer_and_stops_cleanly_on_ctrl_c(model):
     assert "Traceback" not in err
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal inheritance")
+def test_dtc_live_stops_on_ctrl_c_even_if_started_with_ctrl_c_ignored(model):
+    # What a background job of a non-interactive shell (`dtc live ... &` in a script) inherits.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "DTCTrainingLib.cli", "live", "--model", str(model), "--listen", "0",
+         "--listen-host", "127.0.0.1", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        announced = json.loads(process.stdout.readline() or "{}")
+        assert announced.get("event") == "listening", process.stderr.read()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert json.loads(out.splitlines()[-1])["event"] == "done"
+
+
 def test_dtc_live_needs_somewhere_to_get_frames(model, capsys):
     assert main(["live", "--model", str(model)]) == 2
     assert "nothing to connect to" in capsys.readouterr().err

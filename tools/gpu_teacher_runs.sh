@@ -13,6 +13,8 @@ set -euo pipefail
 mrus="${1:?usage: gpu_teacher_runs.sh MRUS_DIR [WORK_DIR]}"
 work="${2:-build/default_model}"
 mkdir -p "$work"
+# training_sweeps.sh also builds real_draw2 and the 24-sweep classic_more of the default recipe,
+# which these runs do not use (a few CPU minutes, once); the shared step keeps both recipes on one data.
 source "$(dirname "$0")/training_sweeps.sh"
 [ -e "$work/classic_more12/dataset.json" ] || dtc dataset simulate --cases 12 --frames 40 --size 256x448 --val-cases 0 \
     --seed 500 --out "$work/classic_more12"  # the first 12 sweeps of classic_more (case seeds 500-511)

@@ -26,11 +26,16 @@ def model(tmp_path):
                       ModelInfo(arguments=ARGS, input_size=(32, 48)))
 
 
-def test_dtc_live_serves_a_peer_and_stops_cleanly_on_ctrl_c(model):
-    process = subprocess.Popen(
+def start_live(model, *options, **popen):
+    """``dtc live`` in a child process, listening on a free local port, JSON events on stdout."""
+    return subprocess.Popen(
         [sys.executable, "-m", "DTCTrainingLib.cli", "live", "--model", str(model), "--listen", "0",
-         "--listen-host", "127.0.0.1", "--json", "--stats-interval", "0.5", "--probabilities"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--listen-host", "127.0.0.1", "--json", *options],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_dtc_live_serves_a_peer_and_stops_cleanly_on_ctrl_c(model):
+    process = start_live(model, "--stats-interval", "0.5", "--probabilities")
     try:
         announced = json.loads(process.stdout.readline() or "{}")
         assert announced.get("event") == "listening", process.stderr.read()
@@ -65,11 +70,7 @@ def test_dtc_live_serves_a_peer_and_stops_cleanly_on_ctrl_c(model):
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal inheritance")
 def test_dtc_live_stops_on_ctrl_c_even_if_started_with_ctrl_c_ignored(model):
     # What a background job of a non-interactive shell (`dtc live ... &` in a script) inherits.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "DTCTrainingLib.cli", "live", "--model", str(model), "--listen", "0",
-         "--listen-host", "127.0.0.1", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    process = start_live(model, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         announced = json.loads(process.stdout.readline() or "{}")
         assert announced.get("event") == "listening", process.stderr.read()
